@@ -1,0 +1,62 @@
+/**
+ * A small Prometheus registry: counters and gauges with labels, rendered in the text exposition
+ * format (0.0.4). Written here because the booth needs a handful of series, and prom-client
+ * would add a dependency larger than this file and a collector on every scrape.
+ */
+
+type Labels = Record<string, string>
+
+export interface Counter {
+  inc(labels?: Labels, by?: number): void
+}
+
+export interface Metrics {
+  counter(name: string, help: string, labelNames?: readonly string[]): Counter
+  /** A value read at scrape time. */
+  gauge(name: string, help: string, read: () => number): void
+  render(): string
+}
+
+function escape(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')
+}
+
+function labelText(labels: Labels): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escape(v)}"`)
+  return parts.length === 0 ? '' : `{${parts.join(',')}}`
+}
+
+export function createMetrics(): Metrics {
+  const counters = new Map<string, { help: string; values: Map<string, number> }>()
+  const gauges = new Map<string, { help: string; read: () => number }>()
+  return {
+    counter(name, help) {
+      let series = counters.get(name)
+      if (series === undefined) {
+        series = { help, values: new Map() }
+        counters.set(name, series)
+      }
+      const values = series.values
+      return {
+        inc(labels = {}, by = 1) {
+          const key = labelText(labels)
+          values.set(key, (values.get(key) ?? 0) + by)
+        },
+      }
+    },
+    gauge(name, help, read) {
+      gauges.set(name, { help, read })
+    },
+    render() {
+      const lines: string[] = []
+      for (const [name, { help, values }] of counters) {
+        lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`)
+        for (const [labels, value] of values) lines.push(`${name}${labels} ${value}`)
+      }
+      for (const [name, { help, read }] of gauges) {
+        lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${read()}`)
+      }
+      return `${lines.join('\n')}\n`
+    },
+  }
+}

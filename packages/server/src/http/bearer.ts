@@ -1,0 +1,68 @@
+/**
+ * Bearer authentication of the booth's own endpoints (RFC 6750). Verification is the one code
+ * path in @tokenbooth/verify; the booth then adds what only it can check at once: the session
+ * is still live and the token's jti was not revoked.
+ */
+import type { FastifyRequest } from 'fastify'
+import { TokenInvalid, verifyAccessToken, type AccessTokenClaims } from '@tokenbooth/verify'
+import type { BoothContext } from '../domain/context.ts'
+import { hasScope } from '../domain/scopes.ts'
+import { InsufficientScope, InvalidToken, MissingToken } from '../errors.ts'
+import type { SessionRecord } from '../store/store.ts'
+
+export interface Caller {
+  claims: AccessTokenClaims
+  /** The user session the token belongs to. */
+  session: SessionRecord
+}
+
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
+
+/** Verifies the token's signature and claims; no revocation checks. Throws InvalidToken. */
+export function verifyToken(ctx: BoothContext, token: string, ignoreExpiration = false): AccessTokenClaims {
+  try {
+    return verifyAccessToken(token, ctx.keys.keySet(), {
+      issuer: ctx.config.issuer,
+      audience: ctx.config.audience,
+      now: ctx.clock,
+      ignoreExpiration,
+    })
+  } catch (error) {
+    if (error instanceof TokenInvalid) {
+      throw new InvalidToken({ description: 'the access token is invalid', detail: error.code })
+    }
+    throw error
+  }
+}
+
+/**
+ * Throws InvalidToken when the booth knows the token is dead: its jti was revoked, or its
+ * session (for user tokens) has ended. Returns that session, `undefined` for client tokens.
+ */
+export async function checkNotRevoked(ctx: BoothContext, claims: AccessTokenClaims): Promise<SessionRecord | undefined> {
+  const sid = typeof claims.sid === 'string' ? claims.sid : undefined
+  const [session, revoked] = await Promise.all([
+    sid === undefined ? undefined : ctx.store.findSession(sid),
+    ctx.store.isAccessTokenRevoked(claims.jti),
+  ])
+  const ended = sid !== undefined && (session === undefined || session.revokedAt !== undefined || session.expiresAt <= ctx.clock())
+  if (revoked || ended) {
+    throw new InvalidToken({ description: 'the access token is no longer valid', detail: revoked ? 'jti revoked' : 'session ended' })
+  }
+  return session
+}
+
+/** Authenticates a user request; with `scope`, also requires that scope (403 otherwise). */
+export async function authenticateUser(ctx: BoothContext, request: FastifyRequest, scope?: string): Promise<Caller> {
+  const header = request.headers.authorization
+  if (header === undefined || header === '') throw new MissingToken({ description: 'an access token is required' })
+  const token = BEARER.exec(header)?.[1]
+  if (token === undefined) throw new InvalidToken({ description: 'the Authorization header is not a Bearer token' })
+  const claims = verifyToken(ctx, token)
+  const session = await checkNotRevoked(ctx, claims)
+  if (session === undefined) {
+    throw new InvalidToken({ description: 'this endpoint needs a user token', detail: 'client token' })
+  }
+  if (scope !== undefined && !hasScope(claims.scope, scope)) throw new InsufficientScope(scope)
+  return { claims, session }
+}

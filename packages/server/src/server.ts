@@ -1,0 +1,179 @@
+/**
+ * createTokenServer: the booth as a Fastify instance plus the context it runs on. `cli.ts` hosts
+ * it; tests drive it over real HTTP or with `app.inject`.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import cors from '@fastify/cors'
+import { pino, type Logger } from 'pino'
+import { configWarnings, type Config } from './config.ts'
+import type { BoothContext } from './domain/context.ts'
+import { createEvents } from './domain/events.ts'
+import { createKeyManager } from './domain/keys.ts'
+import { createKeyring } from './domain/keyring.ts'
+import { createMetrics } from './domain/metrics.ts'
+import { loadOrCreateSecret } from './domain/secret-file.ts'
+import { createThrottle } from './domain/throttle.ts'
+import {
+  HttpError,
+  InvalidRequest,
+  MethodNotAllowed,
+  NotFound,
+  PayloadTooLarge,
+  ServerError,
+  UnsupportedMediaType,
+} from './errors.ts'
+import { accountRoutes } from './http/account.ts'
+import { healthRoutes } from './http/health.ts'
+import { parseForm } from './http/params.ts'
+import { revocationRoutes } from './http/revocation.ts'
+import { tokenRoutes } from './http/token.ts'
+import { wellKnownRoutes } from './http/well-known.ts'
+import { openStore } from './store/open-store.ts'
+import type { Store } from './store/store.ts'
+
+export interface TokenServerOptions {
+  config: Config
+  /** Defaults to the store the configuration names. */
+  store?: Store
+  clock?: () => number
+  logger?: Logger
+}
+
+export interface TokenServer {
+  readonly app: FastifyInstance
+  readonly ctx: BoothContext
+  /** Listens on the configured host and port; resolves to the address. */
+  listen(): Promise<string>
+  /** Stops accepting, lets requests in flight finish, closes the store. */
+  close(): Promise<void>
+}
+
+// Every body here is a small form or JSON object; 64 kB leaves room and bounds the parsing work.
+const BODY_LIMIT = 64 * 1024
+
+function toHttpError(error: FastifyError): HttpError {
+  if (error instanceof HttpError) return error
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new InvalidRequest({ description: 'the body is not valid JSON' })
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new PayloadTooLarge({ description: 'the body is too large' })
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new UnsupportedMediaType({ description: 'send application/x-www-form-urlencoded or application/json' })
+  }
+  const status = error.statusCode ?? 500
+  if (status === 405) return new MethodNotAllowed({ description: 'method not allowed' })
+  if (status >= 400 && status < 500) {
+    return new InvalidRequest({ description: 'malformed request', detail: error.message })
+  }
+  return new ServerError({ description: 'internal error', cause: error })
+}
+
+export async function createTokenServer(options: TokenServerOptions): Promise<TokenServer> {
+  const { config } = options
+  const clock = options.clock ?? Date.now
+  const log = options.logger ?? pino({ level: config.logLevel, base: { service: 'tokenbooth' } })
+  const store = options.store ?? (await openStore(config))
+  const metrics = createMetrics()
+  const events = createEvents(log, metrics)
+
+  let secrets = config.secrets
+  if (secrets.length === 0) {
+    const { secret, created } = loadOrCreateSecret(config.dataDir)
+    if (created) log.info({ dataDir: config.dataDir }, 'generated a key-encryption secret in the data directory')
+    secrets = [secret]
+  }
+  const keys = await createKeyManager({
+    store,
+    keyring: createKeyring(secrets),
+    config,
+    clock,
+    onRotate: (key) => events.emit('signing_key.created', { kid: key.kid, alg: key.alg, activates_at: new Date(key.activatesAt).toISOString() }),
+  })
+  for (const warning of configWarnings(config)) log.warn(warning)
+
+  const ctx: BoothContext = { config, store, keys, events, throttle: createThrottle(), clock }
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    // Per-request log lines would cost more than a refresh; /metrics counts requests instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    trustProxy: config.trustProxy as boolean | string[],
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  })
+
+  app.removeContentTypeParser('text/plain')
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseForm(body as string))
+    } catch (error) {
+      done(error as Error, undefined)
+    }
+  })
+
+  const requests = metrics.counter('tokenbooth_http_requests_total', 'HTTP requests by route and status')
+  app.addHook('onResponse', async (request, reply) => {
+    requests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) })
+  })
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer')
+    if (!reply.hasHeader('content-security-policy')) {
+      reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'")
+    }
+    return payload
+  })
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const http = toHttpError(error)
+    if (http.status >= 500) request.log.error({ err: error, url: request.url }, 'request failed')
+    else if (http.detail) request.log.debug({ code: http.code, detail: http.detail }, 'request refused')
+    const body: Record<string, string> = { error: http.error }
+    if (http.description !== undefined) body.error_description = http.description
+    return reply.code(http.status).headers(http.headers()).type('application/json').send(body)
+  })
+  app.setNotFoundHandler((request, reply) => {
+    const error = new NotFound({ description: `no route for ${request.method} ${request.url.split('?')[0]!.slice(0, 100)}` })
+    return reply.code(404).type('application/json').send({ error: error.error, error_description: error.description })
+  })
+
+  await app.register(cors, {
+    // Never `*`: only the configured origins, and only they get credentials (cookies) allowed.
+    origin: config.corsOrigins.length === 0 ? false : [...config.corsOrigins],
+    credentials: config.corsOrigins.length > 0,
+    methods: ['GET', 'POST', 'DELETE'],
+    allowedHeaders: ['authorization', 'content-type'],
+    maxAge: 600,
+  })
+
+  healthRoutes(app, ctx, metrics)
+  wellKnownRoutes(app, ctx)
+  tokenRoutes(app, ctx)
+  revocationRoutes(app, ctx)
+  accountRoutes(app, ctx)
+  metrics.gauge('tokenbooth_signing_keys_published', 'Keys in the JWKS', () => keys.jwks().keys.length)
+
+  const purge = setInterval(() => {
+    store.purgeExpired(clock()).catch((error: unknown) => log.warn({ err: error }, 'purge failed'))
+  }, 10 * 60_000)
+  purge.unref()
+
+  let closing: Promise<void> | undefined
+  return {
+    app,
+    ctx,
+    async listen() {
+      return app.listen({ port: config.port, host: config.host })
+    },
+    close() {
+      closing ??= (async () => {
+        clearInterval(purge)
+        keys.close()
+        await app.close()
+        await store.close()
+      })()
+      return closing
+    },
+  }
+}

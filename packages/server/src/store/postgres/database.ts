@@ -1,0 +1,49 @@
+/**
+ * PostgreSQL through `pg` and Kysely. Transactions run at READ COMMITTED with explicit row locks
+ * (`FOR UPDATE`) where the store needs them, which keeps concurrent refreshes on one row serial
+ * across every booth instance without serialisation failures to retry.
+ */
+import pg from 'pg'
+import { Kysely, PostgresDialect, type Compilable } from 'kysely'
+import type { Schema } from '../schema.ts'
+import type { SqlDatabase, SqlRunner } from '../sql.ts'
+
+// int8 columns hold epoch milliseconds, far below 2^53: read them as numbers, not strings.
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === 20 && format !== 'binary') return (value: string) => Number(value)
+    return pg.types.getTypeParser(oid, format)
+  },
+}
+
+function runnerFor(db: Kysely<Schema>): SqlRunner {
+  return {
+    async all<R>(query: Compilable<R>): Promise<R[]> {
+      return (await db.executeQuery(query.compile())).rows
+    },
+    async run(query: Compilable<unknown>): Promise<number> {
+      const result = await db.executeQuery(query.compile())
+      return Number(result.numAffectedRows ?? 0n)
+    },
+  }
+}
+
+export function openPostgres(connectionString: string, maxConnections = 10): SqlDatabase {
+  const pool = new pg.Pool({ connectionString, max: maxConnections, types })
+  return postgresDatabase(new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) }))
+}
+
+/** A PostgreSQL store over any Kysely PostgreSQL dialect (the tests also use PGlite's). */
+export function postgresDatabase(qb: Kysely<Schema>): SqlDatabase {
+  return {
+    kind: 'postgres',
+    qb,
+    ...runnerFor(qb),
+    transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
+      return qb.transaction().execute((trx) => fn(runnerFor(trx)))
+    },
+    async close() {
+      await qb.destroy()
+    },
+  }
+}

@@ -1,0 +1,348 @@
+/**
+ * The store, written once over `SqlDatabase`; SQLite and PostgreSQL differ only in how a
+ * transaction is run and in row locking (SQLite's writer lock makes `FOR UPDATE` unnecessary).
+ */
+import type { Selectable } from 'kysely'
+import { migrateToLatest } from './migrations.ts'
+import type { SessionsTable } from './schema.ts'
+import type { SqlDatabase, SqlRunner } from './sql.ts'
+import type {
+  ClientRecord,
+  NewRefreshToken,
+  RevocationKind,
+  RevocationRecord,
+  RotationOutcome,
+  SessionRecord,
+  SigningKeyRecord,
+  Store,
+  UserRecord,
+} from './store.ts'
+
+function toSession(row: Selectable<SessionsTable>): SessionRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    clientId: row.client_id,
+    scope: row.scope,
+    createdAt: Number(row.created_at),
+    lastUsedAt: Number(row.last_used_at),
+    expiresAt: Number(row.expires_at),
+    revokedAt: row.revoked_at === null ? undefined : Number(row.revoked_at),
+    userAgent: row.user_agent ?? undefined,
+  }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; errcode?: number; message?: string }
+  // PostgreSQL: 23505; node:sqlite: SQLITE_CONSTRAINT_PRIMARYKEY / _UNIQUE (1555 / 2067)
+  return e.code === '23505' || e.errcode === 1555 || e.errcode === 2067
+}
+
+export function createSqlStore(db: SqlDatabase): Store {
+  const { qb } = db
+  const lock = db.kind === 'postgres'
+
+  function logRevocation(tx: SqlRunner, kind: RevocationKind, value: string, at: number, expiresAt: number) {
+    return tx.run(qb.insertInto('revocations').values({ kind, value, at, expires_at: expiresAt }))
+  }
+
+  async function revokeSessionIn(tx: SqlRunner, id: string, now: number, expiresAt: number) {
+    const changed = await tx.run(
+      qb.updateTable('sessions').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null),
+    )
+    if (changed > 0) {
+      await tx.run(qb.deleteFrom('refresh_tokens').where('session_id', '=', id))
+      await logRevocation(tx, 'sid', id, now, expiresAt)
+    }
+    return changed > 0
+  }
+
+  return {
+    kind: db.kind,
+    migrate: () => migrateToLatest(qb, db.kind),
+    close: () => db.close(),
+
+    async createUser(user) {
+      try {
+        await db.transaction((tx) =>
+          tx.run(
+            qb.insertInto('users').values({
+              id: user.id,
+              username: user.username,
+              password_hash: user.passwordHash,
+              created_at: user.createdAt,
+            }),
+          ),
+        )
+        return 'created'
+      } catch (error) {
+        if (isUniqueViolation(error)) return 'taken'
+        throw error
+      }
+    },
+
+    async findUserByUsername(username) {
+      const [row] = await db.all(qb.selectFrom('users').selectAll().where('username', '=', username))
+      return row && toUser(row)
+    },
+
+    async findUserById(id) {
+      const [row] = await db.all(qb.selectFrom('users').selectAll().where('id', '=', id))
+      return row && toUser(row)
+    },
+
+    async createClient(client) {
+      try {
+        await db.transaction((tx) =>
+          tx.run(
+            qb.insertInto('clients').values({
+              id: client.id,
+              name: client.name,
+              secret_hash: client.secretHash ?? null,
+              scope: client.scope,
+              created_at: client.createdAt,
+            }),
+          ),
+        )
+        return 'created'
+      } catch (error) {
+        if (isUniqueViolation(error)) return 'taken'
+        throw error
+      }
+    },
+
+    async findClient(id) {
+      const [row] = await db.all(qb.selectFrom('clients').selectAll().where('id', '=', id))
+      return (
+        row && {
+          id: row.id,
+          name: row.name,
+          secretHash: row.secret_hash ?? undefined,
+          scope: row.scope,
+          createdAt: Number(row.created_at),
+        }
+      )
+    },
+
+    startSession(session: SessionRecord, token: NewRefreshToken) {
+      return db.transaction(async (tx) => {
+        await tx.run(
+          qb.insertInto('sessions').values({
+            id: session.id,
+            user_id: session.userId,
+            client_id: session.clientId,
+            scope: session.scope,
+            created_at: session.createdAt,
+            last_used_at: session.lastUsedAt,
+            expires_at: session.expiresAt,
+            revoked_at: null,
+            user_agent: session.userAgent ?? null,
+          }),
+        )
+        await tx.run(
+          qb.insertInto('refresh_tokens').values({
+            hash: token.hash,
+            session_id: session.id,
+            created_at: session.createdAt,
+            expires_at: token.expiresAt,
+            consumed_at: null,
+            successor_hash: null,
+            successor_sealed: null,
+          }),
+        )
+      })
+    },
+
+    rotateRefreshToken(request) {
+      const { presentedHash, next, now, graceMs, revocationExpiresAt } = request
+      return db.transaction(async (tx): Promise<RotationOutcome> => {
+        // The row lock serialises every rotation of this token across all booth instances.
+        let select = qb.selectFrom('refresh_tokens').selectAll().where('hash', '=', presentedHash)
+        if (lock) select = select.forUpdate()
+        const [token] = await tx.all(select)
+        if (token === undefined) return { status: 'unknown' }
+        const [row] = await tx.all(qb.selectFrom('sessions').selectAll().where('id', '=', token.session_id))
+        if (row === undefined) return { status: 'unknown' }
+        const session = toSession(row)
+        if (session.clientId !== request.clientId) return { status: 'mismatch' }
+        if (request.sessionId !== undefined && session.id !== request.sessionId) return { status: 'mismatch' }
+        if (session.revokedAt !== undefined) return { status: 'revoked' }
+        if (session.expiresAt <= now) return { status: 'expired' }
+
+        if (token.consumed_at === null) {
+          if (Number(token.expires_at) <= now) return { status: 'expired' }
+          await tx.run(
+            qb
+              .updateTable('refresh_tokens')
+              .set({ consumed_at: now, successor_hash: next.hash, successor_sealed: next.sealedForPredecessor })
+              .where('hash', '=', presentedHash),
+          )
+          await tx.run(
+            qb.insertInto('refresh_tokens').values({
+              hash: next.hash,
+              session_id: session.id,
+              created_at: now,
+              expires_at: Math.min(next.expiresAt, session.expiresAt),
+              consumed_at: null,
+              successor_hash: null,
+              successor_sealed: null,
+            }),
+          )
+          await tx.run(qb.updateTable('sessions').set({ last_used_at: now }).where('id', '=', session.id))
+          return { status: 'rotated', session: { ...session, lastUsedAt: now } }
+        }
+
+        // A consumed token: the same successor again if this is the immediately previous token
+        // presented within the grace window (its successor not yet used), otherwise reuse.
+        if (now - Number(token.consumed_at) <= graceMs && token.successor_hash && token.successor_sealed) {
+          const [successor] = await tx.all(
+            qb.selectFrom('refresh_tokens').select('consumed_at').where('hash', '=', token.successor_hash),
+          )
+          if (successor !== undefined && successor.consumed_at === null) {
+            return { status: 'retried', session, sealedSuccessor: token.successor_sealed }
+          }
+        }
+        await revokeSessionIn(tx, session.id, now, revocationExpiresAt)
+        return { status: 'reused', session: { ...session, revokedAt: now } }
+      })
+    },
+
+    async findSessionByRefreshToken(hash, now) {
+      const [row] = await db.all(
+        qb
+          .selectFrom('refresh_tokens')
+          .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
+          .selectAll('sessions')
+          .where('refresh_tokens.hash', '=', hash)
+          .where('refresh_tokens.consumed_at', 'is', null)
+          .where('refresh_tokens.expires_at', '>', now)
+          .where('sessions.revoked_at', 'is', null)
+          .where('sessions.expires_at', '>', now),
+      )
+      return row && toSession(row)
+    },
+
+    async findSession(id) {
+      const [row] = await db.all(qb.selectFrom('sessions').selectAll().where('id', '=', id))
+      return row && toSession(row)
+    },
+
+    async listActiveSessions(userId, now) {
+      const rows = await db.all(
+        qb
+          .selectFrom('sessions')
+          .selectAll()
+          .where('user_id', '=', userId)
+          .where('revoked_at', 'is', null)
+          .where('expires_at', '>', now)
+          .orderBy('created_at', 'desc')
+          .orderBy('id'),
+      )
+      return rows.map(toSession)
+    },
+
+    revokeSession(id, userId, now, revocationExpiresAt) {
+      return db.transaction(async (tx) => {
+        if (userId !== undefined) {
+          const [owner] = await tx.all(qb.selectFrom('sessions').select('user_id').where('id', '=', id))
+          if (owner?.user_id !== userId) return false
+        }
+        return revokeSessionIn(tx, id, now, revocationExpiresAt)
+      })
+    },
+
+    revokeAllSessions(userId, now, revocationExpiresAt) {
+      return db.transaction(async (tx) => {
+        const live = await tx.all(
+          qb.selectFrom('sessions').select('id').where('user_id', '=', userId).where('revoked_at', 'is', null),
+        )
+        for (const { id } of live) await revokeSessionIn(tx, id, now, revocationExpiresAt)
+        // A cut-off also covers access tokens of sessions that were already gone from the list.
+        await logRevocation(tx, 'sub', userId, now, revocationExpiresAt)
+        return live.length
+      })
+    },
+
+    async revokeAccessToken(jti, now, expiresAt) {
+      await db.transaction((tx) => logRevocation(tx, 'jti', jti, now, expiresAt))
+    },
+
+    async isAccessTokenRevoked(jti) {
+      const rows = await db.all(
+        qb.selectFrom('revocations').select('seq').where('kind', '=', 'jti').where('value', '=', jti).limit(1),
+      )
+      return rows.length > 0
+    },
+
+    async listRevocations(afterSeq, now, limit) {
+      const rows = await db.all(
+        qb
+          .selectFrom('revocations')
+          .selectAll()
+          .where('seq', '>', afterSeq)
+          .where('expires_at', '>', now)
+          .orderBy('seq')
+          .limit(limit),
+      )
+      return rows.map(
+        (r): RevocationRecord => ({
+          seq: Number(r.seq),
+          kind: r.kind as RevocationKind,
+          value: r.value,
+          at: Number(r.at),
+          expiresAt: Number(r.expires_at),
+        }),
+      )
+    },
+
+    async purgeExpired(now) {
+      await db.transaction(async (tx) => {
+        await tx.run(qb.deleteFrom('revocations').where('expires_at', '<=', now))
+        await tx.run(qb.deleteFrom('refresh_tokens').where('expires_at', '<=', now))
+        await tx.run(qb.deleteFrom('sessions').where('expires_at', '<=', now))
+      })
+    },
+
+    async listSigningKeys() {
+      const rows = await db.all(qb.selectFrom('signing_keys').selectAll().orderBy('activates_at'))
+      return rows.map(
+        (r): SigningKeyRecord => ({
+          kid: r.kid,
+          alg: r.alg,
+          publicJwk: r.public_jwk,
+          privateSealed: r.private_sealed,
+          createdAt: Number(r.created_at),
+          activatesAt: Number(r.activates_at),
+        }),
+      )
+    },
+
+    insertSigningKey(key, unlessActivatingAfter) {
+      return db.transaction(async (tx) => {
+        if (lock) {
+          // Two instances rotating at the same moment must create one key, not two.
+          await tx.all(qb.selectNoFrom((eb) => eb.fn<number>('pg_advisory_xact_lock', [eb.val(7_238_541)]).as('l')))
+        }
+        const newer = await tx.all(
+          qb.selectFrom('signing_keys').select('kid').where('activates_at', '>=', unlessActivatingAfter).limit(1),
+        )
+        if (newer.length > 0) return false
+        await tx.run(
+          qb.insertInto('signing_keys').values({
+            kid: key.kid,
+            alg: key.alg,
+            public_jwk: key.publicJwk,
+            private_sealed: key.privateSealed,
+            created_at: key.createdAt,
+            activates_at: key.activatesAt,
+          }),
+        )
+        return true
+      })
+    },
+  }
+}
+
+function toUser(row: { id: string; username: string; password_hash: string; created_at: number }): UserRecord {
+  return { id: row.id, username: row.username, passwordHash: row.password_hash, createdAt: Number(row.created_at) }
+}

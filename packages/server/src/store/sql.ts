@@ -1,0 +1,26 @@
+/**
+ * What the SQL store needs from a database: run a query built with Kysely, and run a function
+ * in one transaction. The SQLite and PostgreSQL modules each provide one.
+ */
+import type { Compilable, Kysely } from 'kysely'
+import type { Schema } from './schema.ts'
+
+export interface SqlRunner {
+  /** Rows of a query. */
+  all<R>(query: Compilable<R>): Promise<R[]>
+  /** Rows changed by a statement. */
+  run(query: Compilable<unknown>): Promise<number>
+}
+
+export interface SqlDatabase extends SqlRunner {
+  readonly kind: 'sqlite' | 'postgres'
+  /** Builds queries (and runs migrations); the store runs what it builds through `all`/`run`. */
+  readonly qb: Kysely<Schema>
+  /**
+   * Runs `fn` in one transaction and resolves only once it is durable. `fn` runs again from the
+   * start when the database asks for a retry (a serialisation failure), so it must not have
+   * effects outside the transaction.
+   */
+  transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T>
+  close(): Promise<void>
+}

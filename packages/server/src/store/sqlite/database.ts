@@ -1,0 +1,132 @@
+/**
+ * SQLite through `node:sqlite` (bundled with Node: no native build at install time).
+ *
+ * Durability: WAL with synchronous=FULL by default, so an acknowledged rotation survives a power
+ * failure. An fsync per commit would cap writes at a few thousand a second and block the event
+ * loop for each, so transactions are group-committed: every transaction queued during one turn
+ * of the event loop runs inside one BEGIN … COMMIT, each in its own SAVEPOINT (a failing one rolls
+ * back alone), and all of them resolve after the single COMMIT has reached the disk.
+ */
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { DatabaseSync, type StatementSync, type SQLInputValue } from 'node:sqlite'
+import { Kysely, SqliteDialect, type Compilable } from 'kysely'
+import type { Schema } from '../schema.ts'
+import type { SqlDatabase, SqlRunner } from '../sql.ts'
+
+interface Pending {
+  fn: (tx: SqlRunner) => Promise<unknown>
+  resolve: (value: unknown) => void
+  reject: (error: unknown) => void
+}
+
+export interface SqliteOptions {
+  synchronous: 'FULL' | 'NORMAL'
+}
+
+export function openSqlite(path: string, options: SqliteOptions): SqlDatabase {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+  const db = new DatabaseSync(path)
+  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.synchronous};
+    PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000`)
+
+  // Prepared statements, reused by SQL text: the store builds a small fixed set of queries.
+  const statements = new Map<string, StatementSync>()
+  function prepare(sqlText: string): StatementSync {
+    let stmt = statements.get(sqlText)
+    if (stmt === undefined) {
+      stmt = db.prepare(sqlText)
+      if (statements.size > 500) statements.clear()
+      statements.set(sqlText, stmt)
+    }
+    return stmt
+  }
+
+  // Kysely's SqliteDialect expects better-sqlite3's shape; node:sqlite differs in small ways.
+  const qb = new Kysely<Schema>({
+    dialect: new SqliteDialect({
+      database: {
+        close: () => {},
+        prepare(sqlText: string) {
+          const stmt = prepare(sqlText)
+          return {
+            reader: stmt.columns().length > 0,
+            all: (params: readonly unknown[]) => stmt.all(...(params as SQLInputValue[])),
+            run: (params: readonly unknown[]) => stmt.run(...(params as SQLInputValue[])),
+            iterate: (params: readonly unknown[]) => stmt.iterate(...(params as SQLInputValue[])),
+          }
+        },
+      },
+    }),
+  })
+
+  const runner: SqlRunner = {
+    async all<R>(query: Compilable<R>): Promise<R[]> {
+      const { sql, parameters } = query.compile()
+      return prepare(sql).all(...(parameters as SQLInputValue[])) as R[]
+    },
+    async run(query: Compilable<unknown>): Promise<number> {
+      const { sql, parameters } = query.compile()
+      return Number(prepare(sql).run(...(parameters as SQLInputValue[])).changes)
+    },
+  }
+
+  let queue: Pending[] = []
+  let flushing: Promise<void> | undefined
+  let closed = false
+
+  async function flush(): Promise<void> {
+    while (queue.length > 0) {
+      const batch = queue
+      queue = []
+      const outcomes: Array<{ ok: boolean; value: unknown }> = []
+      db.exec('BEGIN IMMEDIATE')
+      try {
+        for (const item of batch) {
+          db.exec('SAVEPOINT op')
+          try {
+            outcomes.push({ ok: true, value: await item.fn(runner) })
+            db.exec('RELEASE op')
+          } catch (error) {
+            db.exec('ROLLBACK TO op')
+            db.exec('RELEASE op')
+            outcomes.push({ ok: false, value: error })
+          }
+        }
+        db.exec('COMMIT')
+      } catch (error) {
+        if (db.isTransaction) db.exec('ROLLBACK')
+        for (const item of batch) item.reject(error)
+        continue
+      }
+      batch.forEach((item, i) => {
+        const outcome = outcomes[i]!
+        if (outcome.ok) item.resolve(outcome.value)
+        else item.reject(outcome.value)
+      })
+    }
+  }
+
+  return {
+    kind: 'sqlite',
+    qb,
+    ...runner,
+    transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
+      if (closed) return Promise.reject(new Error('the store is closed'))
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ fn, resolve: resolve as (v: unknown) => void, reject })
+        flushing ??= new Promise<void>((done) => setImmediate(done))
+          .then(flush)
+          .finally(() => {
+            flushing = undefined
+          })
+      })
+    },
+    async close() {
+      closed = true
+      while (flushing !== undefined) await flushing
+      await qb.destroy()
+      db.close()
+    },
+  }
+}

@@ -1,0 +1,206 @@
+import { Buffer } from 'node:buffer'
+import { assertClaims } from './claims.ts'
+import type { AccessTokenClaims } from './claims.ts'
+import { assertCompact, decodeJsonSegment, maxTokenLengthOption } from './compact.ts'
+import {
+  TokenAlgorithmNotAllowed,
+  TokenHeaderUnsupported,
+  TokenKeyUnknown,
+  TokenMalformed,
+  TokenSignatureInvalid,
+} from './errors.ts'
+import { MAX_KID_LENGTH } from './key-set.ts'
+import type { KeySet, VerificationKey } from './key-set.ts'
+import { verifySignature } from './signature.ts'
+
+/**
+ * Options for {@link verifyAccessToken}.
+ *
+ * @example
+ * ```ts
+ * const options: VerifyOptions = { issuer: 'https://booth.example', audience: 'https://api.example' }
+ * ```
+ */
+export interface VerifyOptions {
+  /** The exact `iss` expected (RFC 9068 §4). */
+  issuer: string
+  /** The token's `aud` (string or array) must contain one of these. */
+  audience: string | readonly string[]
+  /** Seconds of clock skew allowed on `exp`, `nbf` and `iat`. Default 5. */
+  clockTolerance?: number
+  /** Current time in epoch milliseconds. Default `Date.now`. */
+  now?: () => number
+  /** Longest token accepted, in characters; longer ones throw `TokenTooLarge`. Default 8192. */
+  maxTokenLength?: number
+  /**
+   * Expected header `typ`, compared case-insensitively with an optional `application/` prefix
+   * (RFC 7515 §4.1.9). Default `'at+jwt'` (RFC 9068 §2.1): an ID token is not an access token.
+   */
+  typ?: string
+  /**
+   * Skip only the `exp` comparison (`exp` must still be a number). For the booth checking an old
+   * access token sent with a refresh request: signature, `iss`, `aud`, `typ`, `nbf`, `iat` and the
+   * required claims are all still checked. Default false.
+   */
+  ignoreExpiration?: boolean
+}
+
+// Default allowance for clock skew between issuer and verifier, in seconds
+const DEFAULT_CLOCK_TOLERANCE = 5
+const DEFAULT_TYP = 'at+jwt'
+
+/**
+ * Verifies a JWS-compact access token synchronously with node:crypto and returns its claims, or
+ * throws a `TokenInvalid` subclass saying why not (RFC 8725, RFC 9068 §4, RFC 7515):
+ *
+ * 1. length ≤ `maxTokenLength`, three canonical unpadded base64url parts, header a JSON object;
+ * 2. header: no `jwk`/`jku`/`x5u`/`x5c`/`x5t`/`x5t#S256`/`crit`/`b64`/`zip`/`enc`; `typ` as
+ *    expected; `kid` a string of 1–256 characters, used only as a map key;
+ * 3. `alg` equals the algorithm pinned to that key, so `none` and algorithm confusion always fail;
+ * 4. the signature, BEFORE the payload is even decoded;
+ * 5. claims: `iss` exact, `aud`, `exp`, `nbf`, `iat`, `sub`, `client_id`, `jti`, `scope`, `sid`.
+ *
+ * Throws `TypeError` for invalid options. It does NOT fetch keys (the key set is all it trusts),
+ * check revocation, `jti` replay, `scope` contents or any claim it does not list, nor verify
+ * DPoP/mTLS sender constraints (`cnf`).
+ *
+ * @example
+ * ```ts
+ * const keys = createKeySet(jwks)
+ * const claims = verifyAccessToken(bearer, keys, {
+ *   issuer: 'https://booth.example',
+ *   audience: 'https://api.example',
+ * })
+ * claims.sub // verified subject
+ * ```
+ */
+export function verifyAccessToken(
+  token: string,
+  keys: KeySet,
+  options: VerifyOptions,
+): AccessTokenClaims {
+  const { issuer, audience, clockTolerance = DEFAULT_CLOCK_TOLERANCE, typ = DEFAULT_TYP } = options
+  const { now = Date.now, ignoreExpiration = false } = options
+  const maxTokenLength = maxTokenLengthOption(options.maxTokenLength)
+  assertOptions(issuer, audience, clockTolerance, now, typ, ignoreExpiration)
+
+  assertCompact(token, maxTokenLength)
+  const headerEnd = token.indexOf('.')
+  const payloadEnd = token.lastIndexOf('.')
+  const header = decodeJsonSegment(token.slice(0, headerEnd), 'header')
+  const key = selectKey(header, keys, typ)
+
+  // the signing input is ASCII (checked above), so latin1 gives its bytes without a UTF-8 pass
+  const signingInput = Buffer.from(token.slice(0, payloadEnd), 'latin1')
+  const signature = Buffer.from(token.slice(payloadEnd + 1), 'base64url')
+  let valid: boolean
+  try {
+    valid = verifySignature(key, signingInput, signature)
+  } catch (cause) {
+    if (cause instanceof TypeError) throw cause // a broken key set is the developer's mistake
+    throw new TokenSignatureInvalid('signature verification failed', { cause })
+  }
+  if (!valid) throw new TokenSignatureInvalid('signature does not verify')
+
+  const payload = decodeJsonSegment(token.slice(headerEnd + 1, payloadEnd), 'payload')
+  const nowMs = now()
+  if (!Number.isFinite(nowMs))
+    throw new TypeError(`"now" must return a finite number, got ${nowMs}`)
+  assertClaims(payload, {
+    issuer,
+    audience,
+    now: nowMs / 1000,
+    tolerance: clockTolerance,
+    ignoreExpiration,
+  })
+  return payload
+}
+
+function selectKey(header: Record<string, unknown>, keys: KeySet, typ: string): VerificationKey {
+  for (const name in header) {
+    switch (name) {
+      // RFC 8725 §3.10: keys named or carried by the token are attacker-controlled; never use them
+      case 'jwk':
+      case 'jku':
+      case 'x5u':
+      case 'x5c':
+      case 'x5t':
+      case 'x5t#S256':
+      // RFC 7515 §4.1.11: we understand no extension, so any crit must be rejected;
+      // RFC 7797 b64, and zip/enc (JWE only), change how the token is read: refuse them too
+      case 'crit':
+      case 'b64':
+      case 'zip':
+      case 'enc':
+        throw new TokenHeaderUnsupported(`header parameter "${name}" is not supported`)
+    }
+  }
+  const { alg, kid } = header
+  if (typeof alg !== 'string') throw new TokenMalformed('header "alg" must be a string')
+  if (!isSupportedAlg(alg)) throw new TokenAlgorithmNotAllowed('header "alg" is not allowed')
+  if (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== normalizeTyp(typ)) {
+    throw new TokenHeaderUnsupported(`header "typ" is not "${typ}"`)
+  }
+  if (typeof kid !== 'string' || kid === '' || kid.length > MAX_KID_LENGTH) {
+    throw new TokenMalformed(`header "kid" must be a string of 1 to ${MAX_KID_LENGTH} characters`)
+  }
+  const key = keys.get(kid)
+  if (key === undefined) throw new TokenKeyUnknown(kid)
+  // RFC 8725 §3.1: the key decides the algorithm, the token only has to agree with it
+  if (alg !== key.alg) throw new TokenAlgorithmNotAllowed('header "alg" does not match the key')
+  return key
+}
+
+function isSupportedAlg(alg: string): boolean {
+  switch (alg) {
+    case 'ES256':
+    case 'ES384':
+    case 'EdDSA':
+    case 'RS256':
+    case 'PS256':
+    case 'HS256':
+      return true
+    default:
+      return false
+  }
+}
+
+// RFC 7515 §4.1.9: media types are case-insensitive and "application/" may be omitted
+function normalizeTyp(typ: string): string {
+  const lower = typ.toLowerCase()
+  return lower.startsWith('application/') ? lower.slice(12) : lower
+}
+
+function assertOptions(
+  issuer: unknown,
+  audience: unknown,
+  clockTolerance: unknown,
+  now: unknown,
+  typ: unknown,
+  ignoreExpiration: unknown,
+): void {
+  if (typeof issuer !== 'string' || issuer === '') {
+    throw new TypeError(`"issuer" must be a non-empty string, got ${typeof issuer}`)
+  }
+  const validAudience =
+    typeof audience === 'string'
+      ? audience !== ''
+      : Array.isArray(audience) &&
+        audience.length > 0 &&
+        audience.every((a: unknown) => typeof a === 'string' && a !== '')
+  if (!validAudience) {
+    throw new TypeError('"audience" must be a non-empty string or array of non-empty strings')
+  }
+  if (typeof clockTolerance !== 'number' || !(clockTolerance >= 0 && clockTolerance < Infinity)) {
+    throw new TypeError(
+      `"clockTolerance" must be a finite number ≥ 0, got ${String(clockTolerance)}`,
+    )
+  }
+  if (typeof now !== 'function') throw new TypeError(`"now" must be a function, got ${typeof now}`)
+  if (typeof typ !== 'string' || typ === '') {
+    throw new TypeError(`"typ" must be a non-empty string, got ${typeof typ}`)
+  }
+  if (typeof ignoreExpiration !== 'boolean') {
+    throw new TypeError(`"ignoreExpiration" must be a boolean, got ${typeof ignoreExpiration}`)
+  }
+}
