@@ -53,7 +53,7 @@ export function assertClaims(
   if (!audienceMatches(aud, expect.audience)) throw new TokenClaimInvalid('aud')
   if (!isFiniteNumber(exp)) throw new TokenClaimInvalid('exp')
   // RFC 7519 §4.1.4 with leeway: accepted up to and including exp + tolerance
-  if (!expect.ignoreExpiration && now >= exp + tolerance) throw new TokenExpired('token has expired')
+  if (!expect.ignoreExpiration && now > exp + tolerance) throw new TokenExpired('token has expired')
   if (nbf !== undefined) {
     if (!isFiniteNumber(nbf)) throw new TokenClaimInvalid('nbf')
     if (now < nbf - tolerance) throw new TokenNotYetValid('token is not valid yet ("nbf")')

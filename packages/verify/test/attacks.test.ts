@@ -39,10 +39,13 @@ const all = [...asymmetric, signers.HS256]
 const keySetFor = (signer: Signer): KeySet => (signer.alg === 'HS256' ? secretKeys : keys)
 
 function rejects(token: string, expected: new (...args: never[]) => TokenInvalid, set = keys) {
-  assert.throws(() => verifyAccessToken(token, set, options), (err: unknown) => {
-    assert.ok(err instanceof expected, `expected ${expected.name}, got ${String(err)}`)
-    return true
-  })
+  assert.throws(
+    () => verifyAccessToken(token, set, options),
+    (err: unknown) => {
+      assert.ok(err instanceof expected, `expected ${expected.name}, got ${String(err)}`)
+      return true
+    },
+  )
 }
 
 /** Builds `header.payload.signature` from raw segment strings. */
@@ -72,12 +75,18 @@ describe('alg none', () => {
 
   test('none with a non-empty signature is TokenAlgorithmNotAllowed', () => {
     const [, , s] = parts(signToken(signers.ES256))
-    rejects(compact({ alg: 'none', kid: 'es256-1', typ: 'at+jwt' }, claims(), s), TokenAlgorithmNotAllowed)
+    rejects(
+      compact({ alg: 'none', kid: 'es256-1', typ: 'at+jwt' }, claims(), s),
+      TokenAlgorithmNotAllowed,
+    )
   })
 
   test('unknown, lower-cased and non-string alg', () => {
     for (const alg of ['es256', 'HS512', 'RS512', 'ES256 ', 'Ed25519', '']) {
-      rejects(compact({ alg, kid: 'es256-1', typ: 'at+jwt' }, claims(), 'AAAA'), TokenAlgorithmNotAllowed)
+      rejects(
+        compact({ alg, kid: 'es256-1', typ: 'at+jwt' }, claims(), 'AAAA'),
+        TokenAlgorithmNotAllowed,
+      )
     }
     for (const alg of [null, 1, ['ES256'], { alg: 'ES256' }]) {
       rejects(compact({ alg, kid: 'es256-1', typ: 'at+jwt' }, claims(), 'AAAA'), TokenMalformed)
@@ -97,7 +106,11 @@ describe('signature tampering', () => {
       rejects(`${h}.${p}`, TokenMalformed, set)
       rejects(`${h}.${p}.${b64(Buffer.alloc(signature.length))}`, TokenSignatureInvalid, set)
       rejects(`${h}.${p}.${b64(signature.subarray(0, -1))}`, TokenSignatureInvalid, set)
-      rejects(`${h}.${p}.${b64(Buffer.concat([signature, Buffer.of(0)]))}`, TokenSignatureInvalid, set)
+      rejects(
+        `${h}.${p}.${b64(Buffer.concat([signature, Buffer.of(0)]))}`,
+        TokenSignatureInvalid,
+        set,
+      )
       rejects(withPayload(token, claims({ sub: 'admin' })), TokenSignatureInvalid, set)
       rejects(withPayload(token, claims({ scope: 'read write admin' })), TokenSignatureInvalid, set)
       // positive control: the untouched token verifies
@@ -185,7 +198,10 @@ describe('keys named or carried by the header are never used', () => {
 
   test('embedded jwk (attacker key) is TokenHeaderUnsupported', () => {
     rejects(signToken(evil, claims(), { jwk: evilJwk }), TokenHeaderUnsupported)
-    rejects(signToken({ ...evil, kid: 'attacker' }, claims(), { jwk: evilJwk }), TokenHeaderUnsupported)
+    rejects(
+      signToken({ ...evil, kid: 'attacker' }, claims(), { jwk: evilJwk }),
+      TokenHeaderUnsupported,
+    )
   })
 
   test('jku, x5u, x5c, x5t, x5t#S256 are refused and nothing is fetched', async () => {
@@ -222,13 +238,24 @@ describe('keys named or carried by the header are never used', () => {
 
 describe('kid injection', () => {
   test('hostile kids are only map keys', () => {
-    for (const kid of ['../../etc/passwd', "' OR 1=1 --", '__proto__', 'constructor', 'ES256', '\u0000', 'es256-1 ']) {
+    for (const kid of [
+      '../../etc/passwd',
+      "' OR 1=1 --",
+      '__proto__',
+      'constructor',
+      'ES256',
+      '\u0000',
+      'es256-1 ',
+    ]) {
       const token = signToken({ ...signers.ES256, kid })
-      assert.throws(() => verifyAccessToken(token, keys, options), (err: unknown) => {
-        assert.ok(err instanceof TokenKeyUnknown)
-        assert.equal(err.kid, kid)
-        return true
-      })
+      assert.throws(
+        () => verifyAccessToken(token, keys, options),
+        (err: unknown) => {
+          assert.ok(err instanceof TokenKeyUnknown)
+          assert.equal(err.kid, kid)
+          return true
+        },
+      )
     }
   })
 
@@ -236,7 +263,10 @@ describe('kid injection', () => {
     rejects(signToken({ ...signers.ES256, kid: 'k'.repeat(257) }), TokenMalformed)
     const huge = signToken({ ...signers.ES256, kid: 'k'.repeat(10_000) })
     rejects(huge, TokenTooLarge)
-    assert.throws(() => verifyAccessToken(huge, keys, { ...options, maxTokenLength: 1e6 }), TokenMalformed)
+    assert.throws(
+      () => verifyAccessToken(huge, keys, { ...options, maxTokenLength: 1e6 }),
+      TokenMalformed,
+    )
     for (const kid of ['', 42, null, ['es256-1'], { toString: 'es256-1' }]) {
       rejects(signToken({ ...signers.ES256, kid: kid as string }), TokenMalformed)
     }
@@ -245,7 +275,17 @@ describe('kid injection', () => {
 })
 
 describe('typ', () => {
-  for (const typ of ['JWT', 'jwt', 'application/jwt', 'at+jwt ', 'at-jwt', '', 1, null, undefined]) {
+  for (const typ of [
+    'JWT',
+    'jwt',
+    'application/jwt',
+    'at+jwt ',
+    'at-jwt',
+    '',
+    1,
+    null,
+    undefined,
+  ]) {
     test(`typ ${JSON.stringify(typ)} is TokenHeaderUnsupported`, () => {
       rejects(signToken(signers.ES256, claims(), { typ }), TokenHeaderUnsupported)
     })
@@ -300,11 +340,16 @@ describe('malformed compact serialization', () => {
     'invalid JSON': '{"alg":"ES256"',
     'whitespace only': ' ',
   })) {
-    test(`header that is ${label} is TokenMalformed`, () => rejects(`${b64(header)}.${p}.${s}`, TokenMalformed))
+    test(`header that is ${label} is TokenMalformed`, () =>
+      rejects(`${b64(header)}.${p}.${s}`, TokenMalformed))
   }
 
   test('header that is not UTF-8 is TokenMalformed', () => {
-    const bytes = Buffer.concat([Buffer.from('{"alg":"ES256","kid":"'), Buffer.of(0xff, 0xfe), Buffer.from('"}')])
+    const bytes = Buffer.concat([
+      Buffer.from('{"alg":"ES256","kid":"'),
+      Buffer.of(0xff, 0xfe),
+      Buffer.from('"}'),
+    ])
     rejects(`${b64(bytes)}.${p}.${s}`, TokenMalformed)
   })
 

@@ -7,7 +7,19 @@ import {
   verifyAccessToken,
 } from '../src/index.ts'
 import type { VerifyOptions } from '../src/index.ts'
-import { AUDIENCE, ISSUER, NOW, atSeconds, b64, claims, keys, options, rawSign, signToken, signers } from './helpers.ts'
+import {
+  AUDIENCE,
+  ISSUER,
+  NOW,
+  atSeconds,
+  b64,
+  claims,
+  keys,
+  options,
+  rawSign,
+  signToken,
+  signers,
+} from './helpers.ts'
 
 const token = (overrides: Record<string, unknown>) => signToken(signers.ES256, claims(overrides))
 
@@ -22,11 +34,14 @@ function accepts(t: string, opts: VerifyOptions = options) {
 }
 
 function rejectsClaim(t: string, claim: string, opts: VerifyOptions = options) {
-  assert.throws(() => verifyAccessToken(t, keys, opts), (err: unknown) => {
-    assert.ok(err instanceof TokenClaimInvalid, `expected TokenClaimInvalid, got ${String(err)}`)
-    assert.equal(err.claim, claim)
-    return true
-  })
+  assert.throws(
+    () => verifyAccessToken(t, keys, opts),
+    (err: unknown) => {
+      assert.ok(err instanceof TokenClaimInvalid, `expected TokenClaimInvalid, got ${String(err)}`)
+      assert.equal(err.claim, claim)
+      return true
+    },
+  )
 }
 
 describe('exp', () => {
@@ -50,7 +65,10 @@ describe('exp', () => {
 
   test('fractional NumericDate is accepted', () => {
     accepts(token({ exp: NOW + 0.5 }), atSeconds(NOW + 5.5))
-    assert.throws(() => verifyAccessToken(token({ exp: NOW + 0.5 }), keys, atSeconds(NOW + 5.6)), TokenExpired)
+    assert.throws(
+      () => verifyAccessToken(token({ exp: NOW + 0.5 }), keys, atSeconds(NOW + 5.6)),
+      TokenExpired,
+    )
   })
 
   test('missing, non-number or non-finite exp is TokenClaimInvalid', () => {
@@ -94,7 +112,14 @@ describe('iat', () => {
 
 describe('iss and aud', () => {
   test('iss must match exactly', () => {
-    for (const iss of [`${ISSUER}/`, ISSUER.toUpperCase(), 'https://evil.test', '', [ISSUER], undefined]) {
+    for (const iss of [
+      `${ISSUER}/`,
+      ISSUER.toUpperCase(),
+      'https://evil.test',
+      '',
+      [ISSUER],
+      undefined,
+    ]) {
       rejectsClaim(token({ iss }), 'iss')
     }
     rejectsClaim(token({}), 'iss', { ...options, issuer: 'https://other.test' })
@@ -128,7 +153,8 @@ describe('iss and aud', () => {
 describe('required and typed claims', () => {
   for (const claim of ['sub', 'client_id', 'jti']) {
     test(`${claim} must be a non-empty string`, () => {
-      for (const value of [undefined, '', 42, null, ['x'], {}]) rejectsClaim(token({ [claim]: value }), claim)
+      for (const value of [undefined, '', 42, null, ['x'], {}])
+        rejectsClaim(token({ [claim]: value }), claim)
     })
   }
 

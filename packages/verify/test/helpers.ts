@@ -64,7 +64,9 @@ export function rawSign(alg: string, key: KeyObject | Uint8Array, input: string)
         saltLength: 32,
       })
     case 'HS256':
-      return createHmac('sha256', key as Uint8Array).update(data).digest()
+      return createHmac('sha256', key as Uint8Array)
+        .update(data)
+        .digest()
     default:
       throw new Error(`test helper cannot sign ${alg}`)
   }
@@ -93,7 +95,13 @@ function pair(alg: VerificationAlgorithm, kid: string): Signer {
 }
 
 export function publicJwk(signer: Signer, extra: Record<string, unknown> = {}): PublicJwk {
-  return { ...signer.publicKey!.export({ format: 'jwk' }), kid: signer.kid, alg: signer.alg, use: 'sig', ...extra }
+  return {
+    ...signer.publicKey!.export({ format: 'jwk' }),
+    kid: signer.kid,
+    alg: signer.alg,
+    use: 'sig',
+    ...extra,
+  }
 }
 
 // Generated once per test file: RSA key generation is slow
@@ -106,7 +114,13 @@ export const signers = {
   HS256: { kid: 'hs-1', alg: 'HS256', key: randomBytes(32) } satisfies Signer as Signer,
 }
 
-export const asymmetric = [signers.ES256, signers.ES384, signers.EdDSA, signers.RS256, signers.PS256]
+export const asymmetric = [
+  signers.ES256,
+  signers.ES384,
+  signers.EdDSA,
+  signers.RS256,
+  signers.PS256,
+]
 export const jwks = { keys: asymmetric.map((s) => publicJwk(s)) }
 export const keys = createKeySet(jwks)
 export const secretKeys = createSecretKeySet([

@@ -17,7 +17,13 @@ function kidsOf(...entries: unknown[]): readonly string[] {
 describe('createKeySet', () => {
   test('imports every supported algorithm and pins it to the key', () => {
     const set = createKeySet({
-      keys: [es256, publicJwk(signers.ES384), publicJwk(signers.EdDSA), rsa, publicJwk(signers.PS256)],
+      keys: [
+        es256,
+        publicJwk(signers.ES384),
+        publicJwk(signers.EdDSA),
+        rsa,
+        publicJwk(signers.PS256),
+      ],
     })
     assert.deepEqual(set.kids, ['es256-1', 'es384-1', 'ed-1', 'rs256-1', 'ps256-1'])
     assert.equal(set.size, 5)
@@ -104,7 +110,9 @@ describe('createKeySet', () => {
 
   test('bad entries are skipped and good ones kept; an unusable JWKS is an empty set', () => {
     assert.deepEqual(kidsOf(null, 'x', 42, [], { ...es256, use: 'enc' }, rsa), ['rs256-1'])
-    const empty = createKeySet({ keys: [{ ...es256, alg: 'none' }, { kty: 'EC' }, null] as PublicJwk[] })
+    const empty = createKeySet({
+      keys: [{ ...es256, alg: 'none' }, { kty: 'EC' }, null] as PublicJwk[],
+    })
     assert.equal(empty.size, 0)
     assert.deepEqual(empty.kids, [])
     assert.equal(createKeySet({ keys: [] }).size, 0)
@@ -157,12 +165,22 @@ describe('createSecretKeySet', () => {
 
   test('rejects short secrets, bad kids and duplicates with TypeError', () => {
     assert.throws(() => createSecretKeySet([{ kid: 'a', secret: randomBytes(31) }]), /32 bytes/)
-    assert.throws(() => createSecretKeySet([{ kid: 'a', secret: 'x'.repeat(64) as never }]), TypeError)
+    assert.throws(
+      () => createSecretKeySet([{ kid: 'a', secret: 'x'.repeat(64) as never }]),
+      TypeError,
+    )
     assert.throws(() => createSecretKeySet([{ kid: '', secret: randomBytes(32) }]), TypeError)
-    assert.throws(() => createSecretKeySet([{ kid: 'k'.repeat(257), secret: randomBytes(32) }]), TypeError)
+    assert.throws(
+      () => createSecretKeySet([{ kid: 'k'.repeat(257), secret: randomBytes(32) }]),
+      TypeError,
+    )
     const secret = randomBytes(32)
     assert.throws(
-      () => createSecretKeySet([{ kid: 'a', secret }, { kid: 'a', secret }]),
+      () =>
+        createSecretKeySet([
+          { kid: 'a', secret },
+          { kid: 'a', secret },
+        ]),
       /duplicates/,
     )
     assert.throws(() => createSecretKeySet('x' as never), TypeError)

@@ -77,7 +77,10 @@ describe('verifyAccessToken accepts valid tokens', () => {
 
   test('typ is case-insensitive and may carry application/ (RFC 9068 §4)', () => {
     for (const typ of ['at+jwt', 'AT+JWT', 'application/at+jwt', 'Application/AT+JWT']) {
-      assert.equal(verifyAccessToken(signToken(signers.ES256, claims(), { typ }), keys, options).sub, 'user-1')
+      assert.equal(
+        verifyAccessToken(signToken(signers.ES256, claims(), { typ }), keys, options).sub,
+        'user-1',
+      )
     }
     const jwt = signToken(signers.ES256, claims(), { typ: 'JWT' })
     assert.equal(verifyAccessToken(jwt, keys, { ...options, typ: 'jwt' }).sub, 'user-1')
@@ -101,7 +104,10 @@ describe('verifyAccessToken accepts valid tokens', () => {
   test('maxTokenLength can be raised', () => {
     const token = signToken(signers.ES256, claims({ pad: 'x'.repeat(9000) }))
     assert.throws(() => verifyAccessToken(token, keys, options), TokenTooLarge)
-    assert.equal(verifyAccessToken(token, keys, { ...options, maxTokenLength: 20_000 }).sub, 'user-1')
+    assert.equal(
+      verifyAccessToken(token, keys, { ...options, maxTokenLength: 20_000 }).sub,
+      'user-1',
+    )
   })
 })
 
@@ -113,10 +119,13 @@ describe('ignoreExpiration', () => {
     assert.equal(verifyAccessToken(expired, keys, opts).sub, 'user-1')
     const tampered = withPayload(expired, claims({ exp: NOW - 3600, iat: NOW - 4000, sub: 'root' }))
     assert.throws(() => verifyAccessToken(tampered, keys, opts), { name: 'TokenSignatureInvalid' })
-    assert.throws(() => verifyAccessToken(expired, keys, { ...opts, issuer: 'https://evil.test' }), {
-      name: 'TokenClaimInvalid',
-      claim: 'iss',
-    })
+    assert.throws(
+      () => verifyAccessToken(expired, keys, { ...opts, issuer: 'https://evil.test' }),
+      {
+        name: 'TokenClaimInvalid',
+        claim: 'iss',
+      },
+    )
     assert.throws(() => verifyAccessToken(expired, keys, { ...opts, audience: 'https://x.test' }), {
       name: 'TokenClaimInvalid',
       claim: 'aud',
@@ -124,7 +133,10 @@ describe('ignoreExpiration', () => {
     const idToken = signToken(signers.ES256, claims({ exp: NOW - 3600 }), { typ: 'JWT' })
     assert.throws(() => verifyAccessToken(idToken, keys, opts), TokenHeaderUnsupported)
     const noExp = signToken(signers.ES256, claims({ exp: undefined }))
-    assert.throws(() => verifyAccessToken(noExp, keys, opts), { name: 'TokenClaimInvalid', claim: 'exp' })
+    assert.throws(() => verifyAccessToken(noExp, keys, opts), {
+      name: 'TokenClaimInvalid',
+      claim: 'exp',
+    })
   })
 
   test('without it the same token is expired', () => {
@@ -176,9 +188,17 @@ describe('invalid options are TypeErrors', () => {
     { ignoreExpiration: 'yes' },
   ]
   for (const overrides of cases) {
-    test(JSON.stringify(overrides, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)) ?? '', () => {
-      assert.throws(() => verifyAccessToken(token, keys, { ...options, ...overrides } as never), TypeError)
-    })
+    test(
+      JSON.stringify(overrides, (_k, v) =>
+        typeof v === 'number' && !Number.isFinite(v) ? String(v) : v,
+      ) ?? '',
+      () => {
+        assert.throws(
+          () => verifyAccessToken(token, keys, { ...options, ...overrides } as never),
+          TypeError,
+        )
+      },
+    )
   }
 
   test('issuer and audience are required', () => {
