@@ -20,7 +20,6 @@ export const EVENTS = {
   'user.sessions_revoked': 'info',
   'access_token.revoked': 'info',
   'signing_key.created': 'info',
-  'client.registered': 'info',
 } as const
 
 export type EventName = keyof typeof EVENTS

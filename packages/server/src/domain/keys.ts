@@ -151,7 +151,9 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
     let due: number | undefined
     let unless = 0
     if (latest === undefined) due = now
-    else if (latest.alg !== config.signingAlg || now >= latest.activatesAt + rotationMs - leadMs) {
+    else if (latest.alg !== config.signingAlg || now >= latest.activatesAt + rotationMs - 2 * leadMs) {
+      // Created two lead times ahead, so that it can activate on schedule at least one lead
+      // time after every instance has seen it.
       // A change of algorithm also rolls over, with the same lead, so verifiers see it coming.
       due = Math.max(latest.alg === config.signingAlg ? latest.activatesAt + rotationMs : 0, now + leadMs)
       unless = latest.activatesAt + 1

@@ -30,6 +30,15 @@ function basicCredentials(header: string): [string, string] {
   }
 }
 
+async function confidentialClient(ctx: BoothContext, id: string, secret: string): Promise<ClientRecord> {
+  try {
+    return await authenticateClient(ctx.store, id, secret)
+  } catch (error) {
+    if (error instanceof InvalidClient) ctx.events.emit('client.authentication_failed', { client_id: id.slice(0, 64) })
+    throw error
+  }
+}
+
 export async function resolveClient(
   ctx: BoothContext,
   request: FastifyRequest,
@@ -46,12 +55,12 @@ export async function resolveClient(
     if (params.client_id !== undefined && params.client_id !== id) {
       throw new InvalidRequest({ description: 'client_id differs from the authenticated client' })
     }
-    return { client: await authenticateClient(ctx.store, id, secret), confidential: true }
+    return { client: await confidentialClient(ctx, id, secret), confidential: true }
   }
   if (postSecret !== undefined) {
     const id = params.client_id
     if (id === undefined) throw new InvalidClient({ description: 'client_id is missing' })
-    return { client: await authenticateClient(ctx.store, id, postSecret), confidential: true }
+    return { client: await confidentialClient(ctx, id, postSecret), confidential: true }
   }
   return { client: await findPublicClient(ctx.store, params.client_id), confidential: false }
 }
