@@ -36,6 +36,8 @@ export interface Config {
   readonly keyRotation: number
   /** Seconds a JWKS response may be cached (`Cache-Control: max-age`). */
   readonly jwksMaxAge: number
+  /** Milliseconds between heartbeats on the revocation feed. */
+  readonly feedHeartbeatMs: number
   readonly corsOrigins: readonly string[]
   /** `false`, or the proxy addresses whose X-Forwarded-For is believed. */
   readonly trustProxy: boolean | readonly string[]
@@ -147,6 +149,9 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   // 10 minutes: verifiers see a new key well before the lead time (1 day) ends.
   const jwksMaxAge = integer(env, 'TOKENBOOTH_JWKS_MAX_AGE', 600, 0, DAY)
 
+  // 5 seconds: a verifier notices a dead feed within a few heartbeats (its staleness bound).
+  const feedHeartbeat = integer(env, 'TOKENBOOTH_FEED_HEARTBEAT', 5, 1, 60)
+
   const corsOrigins = list(env.TOKENBOOTH_CORS_ORIGINS).map((o) =>
     origin('TOKENBOOTH_CORS_ORIGINS', o),
   )
@@ -190,6 +195,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     refreshGrace,
     keyRotation,
     jwksMaxAge,
+    feedHeartbeatMs: feedHeartbeat * 1000,
     corsOrigins: Object.freeze(corsOrigins),
     trustProxy,
     scopes: Object.freeze(scopes),

@@ -11,6 +11,7 @@ import { createEvents } from './domain/events.ts'
 import { createKeyManager } from './domain/keys.ts'
 import { createKeyring } from './domain/keyring.ts'
 import { createMetrics } from './domain/metrics.ts'
+import { createRevocationFeed } from './domain/revocation-feed.ts'
 import { loadOrCreateSecret } from './domain/secret-file.ts'
 import { createThrottle } from './domain/throttle.ts'
 import {
@@ -25,6 +26,7 @@ import {
 import { accountRoutes } from './http/account.ts'
 import { healthRoutes } from './http/health.ts'
 import { parseForm } from './http/params.ts'
+import { revocationFeedRoutes } from './http/revocation-feed.ts'
 import { revocationRoutes } from './http/revocation.ts'
 import { tokenRoutes } from './http/token.ts'
 import { wellKnownRoutes } from './http/well-known.ts'
@@ -47,6 +49,8 @@ export interface TokenServer {
   /** Stops accepting, lets requests in flight finish, closes the store. */
   close(): Promise<void>
 }
+
+const REVOKING = new Set(['session.revoked', 'user.sessions_revoked', 'access_token.revoked', 'refresh_token.reused'])
 
 // Every body here is a small form or JSON object; 64 kB leaves room and bounds the parsing work.
 const BODY_LIMIT = 64 * 1024
@@ -75,7 +79,15 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
   const log = options.logger ?? pino({ level: config.logLevel, base: { service: 'tokenbooth' } })
   const store = options.store ?? (await openStore(config))
   const metrics = createMetrics()
-  const events = createEvents(log, metrics)
+  const feed = createRevocationFeed({ store, clock })
+  const logged = createEvents(log, metrics)
+  // Every revoking action pokes the feed, so subscribers hear of it without waiting for a poll.
+  const events: typeof logged = {
+    emit(name, fields) {
+      logged.emit(name, fields)
+      if (REVOKING.has(name)) feed.poke()
+    },
+  }
 
   let secrets = config.secrets
   if (secrets.length === 0) {
@@ -152,6 +164,8 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
   tokenRoutes(app, ctx)
   revocationRoutes(app, ctx)
   accountRoutes(app, ctx)
+  const feedRoutes = revocationFeedRoutes(app, ctx, feed, config.feedHeartbeatMs)
+  metrics.gauge('tokenbooth_feed_subscribers', 'Open revocation feed connections', () => feed.subscribers)
   metrics.gauge('tokenbooth_signing_keys_published', 'Keys in the JWKS', () => keys.jwks().keys.length)
 
   const purge = setInterval(() => {
@@ -170,6 +184,9 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
       closing ??= (async () => {
         clearInterval(purge)
         keys.close()
+        // Streams never go idle: end them first, or closing would wait for them forever.
+        feed.close()
+        feedRoutes.close()
         await app.close()
         await store.close()
       })()
