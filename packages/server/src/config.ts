@@ -39,6 +39,8 @@ export interface Config {
   /** Milliseconds between heartbeats on the revocation feed. */
   readonly feedHeartbeatMs: number
   readonly corsOrigins: readonly string[]
+  /** Domain attribute of the cookie-mode cookies; unset = host-only (the safest). */
+  readonly cookieDomain: string | undefined
   /** `false`, or the proxy addresses whose X-Forwarded-For is believed. */
   readonly trustProxy: boolean | readonly string[]
   /** Every scope the booth knows (`scopes_supported`). */
@@ -174,6 +176,11 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   const sync = (env.TOKENBOOTH_SQLITE_SYNCHRONOUS || 'FULL').toUpperCase()
   if (sync !== 'FULL' && sync !== 'NORMAL') fail('TOKENBOOTH_SQLITE_SYNCHRONOUS', 'FULL or NORMAL', sync)
 
+  const cookieDomain = env.TOKENBOOTH_COOKIE_DOMAIN || undefined
+  if (cookieDomain !== undefined && !/^\.?[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(cookieDomain)) {
+    fail('TOKENBOOTH_COOKIE_DOMAIN', 'a domain name such as example.com', cookieDomain)
+  }
+
   const logLevel = (env.TOKENBOOTH_LOG_LEVEL || 'info') as Config['logLevel']
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     fail('TOKENBOOTH_LOG_LEVEL', 'fatal, error, warn, info, debug, trace or silent', logLevel)
@@ -197,6 +204,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     jwksMaxAge,
     feedHeartbeatMs: feedHeartbeat * 1000,
     corsOrigins: Object.freeze(corsOrigins),
+    cookieDomain,
     trustProxy,
     scopes: Object.freeze(scopes),
     defaultScope: Object.freeze(defaultScope),

@@ -3,6 +3,7 @@
  * it; tests drive it over real HTTP or with `app.inject`.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import cookie from '@fastify/cookie'
 import cors from '@fastify/cors'
 import { pino, type Logger } from 'pino'
 import { configWarnings, type Config } from './config.ts'
@@ -25,6 +26,7 @@ import {
 } from './errors.ts'
 import { accountRoutes } from './http/account.ts'
 import { healthRoutes } from './http/health.ts'
+import { pageRoutes } from './http/pages.ts'
 import { parseForm } from './http/params.ts'
 import { revocationFeedRoutes } from './http/revocation-feed.ts'
 import { revocationRoutes } from './http/revocation.ts'
@@ -150,12 +152,13 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
     return reply.code(404).type('application/json').send({ error: error.error, error_description: error.description })
   })
 
+  await app.register(cookie)
   await app.register(cors, {
     // Never `*`: only the configured origins, and only they get credentials (cookies) allowed.
     origin: config.corsOrigins.length === 0 ? false : [...config.corsOrigins],
     credentials: config.corsOrigins.length > 0,
     methods: ['GET', 'POST', 'DELETE'],
-    allowedHeaders: ['authorization', 'content-type'],
+    allowedHeaders: ['authorization', 'content-type', 'x-tokenbooth-csrf'],
     maxAge: 600,
   })
 
@@ -164,6 +167,7 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
   tokenRoutes(app, ctx)
   revocationRoutes(app, ctx)
   accountRoutes(app, ctx)
+  pageRoutes(app)
   const feedRoutes = revocationFeedRoutes(app, ctx, feed, config.feedHeartbeatMs)
   metrics.gauge('tokenbooth_feed_subscribers', 'Open revocation feed connections', () => feed.subscribers)
   metrics.gauge('tokenbooth_signing_keys_published', 'Keys in the JWKS', () => keys.jwks().keys.length)

@@ -5,6 +5,7 @@ import type { BoothContext } from '../domain/context.ts'
 import { endAllSessions, endSession } from '../domain/sessions.ts'
 import { NotFound } from '../errors.ts'
 import { authenticateUser } from './bearer.ts'
+import { clearTokenCookies } from './cookies.ts'
 import { readParams, required } from './params.ts'
 
 export function accountRoutes(app: FastifyInstance, ctx: BoothContext): void {
@@ -22,15 +23,18 @@ export function accountRoutes(app: FastifyInstance, ctx: BoothContext): void {
     return { sub: user.id, username: user.username }
   })
 
-  app.post('/logout', async (request) => {
+  app.post('/logout', async (request, reply) => {
     const { session } = await authenticateUser(ctx, request)
     await endSession(ctx, session.id, session.userId, 'logout')
+    clearTokenCookies(reply, ctx.config)
     return { revoked: 1 }
   })
 
-  app.post('/logout/all', async (request) => {
+  app.post('/logout/all', async (request, reply) => {
     const { session } = await authenticateUser(ctx, request)
-    return { revoked: await endAllSessions(ctx, session.userId, 'logout_all') }
+    const revoked = await endAllSessions(ctx, session.userId, 'logout_all')
+    clearTokenCookies(reply, ctx.config)
+    return { revoked }
   })
 
   app.get('/sessions', async (request, reply) => {

@@ -9,6 +9,7 @@ import type { BoothContext } from '../domain/context.ts'
 import { hasScope } from '../domain/scopes.ts'
 import { InsufficientScope, InvalidToken, MissingToken } from '../errors.ts'
 import type { SessionRecord } from '../store/store.ts'
+import { ACCESS_COOKIE, checkCsrf, cookieOrigins } from './cookies.ts'
 
 export interface Caller {
   claims: AccessTokenClaims
@@ -52,12 +53,23 @@ export async function checkNotRevoked(ctx: BoothContext, claims: AccessTokenClai
   return session
 }
 
+/** The token from `Authorization: Bearer`, or from the access cookie (with the CSRF checks). */
+function presentedToken(ctx: BoothContext, request: FastifyRequest): string {
+  const header = request.headers.authorization
+  if (header !== undefined && header !== '') {
+    const token = BEARER.exec(header)?.[1]
+    if (token === undefined) throw new InvalidToken({ description: 'the Authorization header is not a Bearer token' })
+    return token
+  }
+  const cookie = request.cookies[ACCESS_COOKIE]
+  if (cookie === undefined || cookie === '') throw new MissingToken({ description: 'an access token is required' })
+  if (request.method !== 'GET' && request.method !== 'HEAD') checkCsrf(request, cookieOrigins(ctx.config))
+  return cookie
+}
+
 /** Authenticates a user request; with `scope`, also requires that scope (403 otherwise). */
 export async function authenticateUser(ctx: BoothContext, request: FastifyRequest, scope?: string): Promise<Caller> {
-  const header = request.headers.authorization
-  if (header === undefined || header === '') throw new MissingToken({ description: 'an access token is required' })
-  const token = BEARER.exec(header)?.[1]
-  if (token === undefined) throw new InvalidToken({ description: 'the Authorization header is not a Bearer token' })
+  const token = presentedToken(ctx, request)
   const claims = verifyToken(ctx, token)
   const session = await checkNotRevoked(ctx, claims)
   if (session === undefined) {
