@@ -73,7 +73,7 @@ keys
   .option('--json', 'print JSON')
   .action((options: { json?: boolean }) =>
     withStore(async (store, cfg) => {
-      const manager = await createKeyManager({ store, keyring: keyringOf(cfg), config: cfg, clock: Date.now })
+      const manager = await createKeyManager({ store, keyring: keyringOf(cfg), config: cfg, clock: Date.now, create: false })
       manager.close()
       const rows = manager.list().map((k) => ({
         kid: k.kid,

@@ -115,6 +115,16 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
     trustProxy: config.trustProxy as boolean | string[],
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    // Errors below HTTP (an oversized header, a malformed request line) get the JSON shape too.
+    clientErrorHandler(error, socket) {
+      if (!socket.writable) return
+      const status = (error as { code?: string }).code === 'HPE_HEADER_OVERFLOW' ? 431 : 400
+      const body = JSON.stringify({ error: 'invalid_request', error_description: status === 431 ? 'request headers too large' : 'malformed HTTP request' })
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+          `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      )
+    },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   })
 
@@ -131,8 +141,11 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
   app.addHook('onResponse', async (request, reply) => {
     requests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) })
   })
+  let closing = false
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer')
+    // While stopping, tell keep-alive clients to go, so that closing does not wait on them.
+    if (closing) reply.header('connection', 'close')
     if (!reply.hasHeader('content-security-policy')) {
       reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'")
     }
@@ -177,7 +190,7 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
   }, 10 * 60_000)
   purge.unref()
 
-  let closing: Promise<void> | undefined
+  let closed: Promise<void> | undefined
   return {
     app,
     ctx,
@@ -185,7 +198,8 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
       return app.listen({ port: config.port, host: config.host })
     },
     close() {
-      closing ??= (async () => {
+      closed ??= (async () => {
+        closing = true
         clearInterval(purge)
         keys.close()
         // Streams never go idle: end them first, or closing would wait for them forever.
@@ -194,7 +208,7 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
         await app.close()
         await store.close()
       })()
-      return closing
+      return closed
     },
   }
 }

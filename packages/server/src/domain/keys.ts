@@ -45,6 +45,8 @@ export interface KeyManagerOptions {
   onRotate?: (key: SigningKeyRecord) => void
   /** How often every instance rereads the key table (ms). */
   reloadInterval?: number
+  /** `false` for a read-only look (`tokenbooth keys list`): never creates a key. */
+  create?: boolean
 }
 
 function generate(alg: SigningAlg): { publicKey: KeyObject; privateKey: KeyObject } {
@@ -147,26 +149,28 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
   async function refresh(): Promise<void> {
     const now = clock()
     let rows = await store.listSigningKeys()
+    // Open what is there first: a secret that opens nothing must stop us before we write.
+    load(rows, now)
     const latest = rows.at(-1)
     let due: number | undefined
     let unless = 0
     if (latest === undefined) due = now
     else if (latest.alg !== config.signingAlg || now >= latest.activatesAt + rotationMs - 2 * leadMs) {
       // Created two lead times ahead, so that it can activate on schedule at least one lead
-      // time after every instance has seen it.
-      // A change of algorithm also rolls over, with the same lead, so verifiers see it coming.
+      // time after every instance has seen it. A change of algorithm rolls over with the
+      // same lead, so verifiers see it coming.
       due = Math.max(latest.alg === config.signingAlg ? latest.activatesAt + rotationMs : 0, now + leadMs)
       unless = latest.activatesAt + 1
     }
-    if (due !== undefined) {
+    if (due !== undefined && options.create !== false) {
       const key = await createSigningKey(config.signingAlg, keyring, now, due)
       if (await store.insertSigningKey(key, unless)) {
         options.onRotate?.(key)
       }
       rows = await store.listSigningKeys()
+      load(rows, now)
     }
-    load(rows, now)
-    if (!privateKeys.has(records[activeIndex(now)]?.kid ?? '')) {
+    if (options.create !== false && !privateKeys.has(records[activeIndex(now)]?.kid ?? '')) {
       throw new KeyDecryptionFailed('the active signing key cannot be opened with TOKENBOOTH_SECRET')
     }
   }
