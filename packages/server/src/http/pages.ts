@@ -38,12 +38,8 @@ export function pageRoutes(app: FastifyInstance): void {
   const files = new Map<string, Buffer>()
   load(pagesDir, '', files)
   // The client SDK, as published: its dist/ is a set of ES modules with relative imports.
-  try {
-    const clientDir = dirname(fileURLToPath(import.meta.resolve('@tokenbooth/client')))
-    load(clientDir, 'client/', files)
-  } catch {
-    // TODO(lead): the client package is being written; remove this guard once it lands.
-  }
+  const clientDir = dirname(fileURLToPath(import.meta.resolve('@tokenbooth/client')))
+  load(clientDir, 'client/', files)
 
   function send(name: string) {
     const body = files.get(name)

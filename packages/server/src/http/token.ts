@@ -4,7 +4,7 @@ import type { BoothContext } from '../domain/context.ts'
 import { clientCredentialsGrant } from '../grants/client-credentials.ts'
 import { passwordGrant } from '../grants/password.ts'
 import { refreshTokenGrant } from '../grants/refresh-token.ts'
-import { InvalidRequest, UnsupportedGrantType } from '../errors.ts'
+import { InvalidGrant, InvalidRequest, UnsupportedGrantType } from '../errors.ts'
 import { resolveClient } from './client-auth.ts'
 import { checkCsrf, cookieOrigins, REFRESH_COOKIE, setTokenCookies } from './cookies.ts'
 import { readParams, required, type Params } from './params.ts'
@@ -34,7 +34,9 @@ export function tokenRoutes(app: FastifyInstance, ctx: BoothContext): void {
       throw new InvalidRequest({ description: 'cookie delivery is for user sessions' })
     }
     const cookie = request.cookies[REFRESH_COOKIE]
-    if (grantType === 'refresh_token' && params.refresh_token === undefined && cookie !== undefined) {
+    if (grantType === 'refresh_token' && params.refresh_token === undefined) {
+      // The browser dropped the cookie (its Max-Age passed): the session is over for this client.
+      if (cookie === undefined) throw new InvalidGrant({ description: 'invalid refresh token', detail: 'no refresh cookie' })
       params = { ...params, refresh_token: cookie }
     }
     const tokens = await grant(request, grantType, params)

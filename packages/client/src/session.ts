@@ -1,0 +1,318 @@
+/**
+ * The client's session state: the in-memory copy of the tokens, the single-flight refresh, and
+ * how the session ends. Storage is the source of truth shared with other tabs; memory is a cache
+ * of it that BroadcastChannel messages keep current.
+ *
+ * Every change of session (login, logout, expiry, another tab's new session) bumps `epoch`, so
+ * that work started for one session (a refresh in flight, a request that got a 401) can never
+ * write into the next one.
+ *
+ * @module
+ */
+import { createCoordinator, type TabMessage } from './cross-tab.ts'
+import { ClientClosed, SessionExpired } from './errors.ts'
+import { rethrowLater, type ChangeSource, type Emitter } from './events.ts'
+import { isFresh } from './expiry.ts'
+import { isStoredTokens, type StoredTokens, type TokenStorage } from './storage.ts'
+import { refreshGrant, type BoothEndpoint } from './token-endpoint.ts'
+
+/**
+ * Cookie mode has no token to compare, so a refresh by another tab this recent is trusted even
+ * when a 401 asked for a new one: the 401 was almost certainly for the cookie it replaced.
+ */
+const RECENT_REFRESH_MS = 5_000
+
+/** Tokens as of one moment, with the session they belong to. */
+export interface Snapshot {
+  tokens: StoredTokens | undefined
+  epoch: number
+}
+
+/** Options of {@link createSession}; `createClient` validates them first. */
+export interface SessionOptions {
+  endpoint: BoothEndpoint
+  storage: TokenStorage
+  marginMs: number
+  crossTab: boolean
+  lockName: string
+  events: Emitter
+}
+
+function sameSession(a: StoredTokens, b: StoredTokens): boolean {
+  // Cookies are shared by every tab of the browser, so cookie mode has one session per origin.
+  return a.delivery === b.delivery && (a.delivery === 'cookie' || a.sessionId === b.sessionId)
+}
+
+/** True when `next` replaced `seen` (another tab, or a message, refreshed since). */
+function changed(next: StoredTokens, seen: StoredTokens): boolean {
+  return next.delivery === 'cookie'
+    ? next.obtainedAt > seen.obtainedAt
+    : next.accessToken !== seen.accessToken
+}
+
+/**
+ * Creates the session state machine behind a client.
+ *
+ * It does NOT validate options and does NOT talk to resource servers (`client.ts` does both).
+ *
+ * @example
+ * ```ts
+ * const session = createSession({ endpoint, storage, marginMs: 60_000, crossTab, lockName, events })
+ * const { tokens } = await session.fresh()
+ * ```
+ */
+export function createSession(options: SessionOptions) {
+  const { endpoint, storage, marginMs, events } = options
+  const clock = endpoint.clock
+  let tokens: StoredTokens | undefined
+  let epoch = 0
+  let loaded = false
+  let loading: Promise<void> | undefined
+  /** How the last session that expired ended, so that its late callers get the same error. */
+  let expired: { epoch: number; error: SessionExpired } | undefined
+  let inflight: { epoch: number; promise: Promise<StoredTokens | undefined> } | undefined
+  let closed = false
+
+  const tabs = createCoordinator({
+    enabled: options.crossTab,
+    name: options.lockName,
+    // A failure in a message handler has no caller to reject: surface it, never drop it.
+    onMessage: (message) => void onMessage(message).catch(rethrowLater),
+  })
+
+  async function readStorage(): Promise<StoredTokens | undefined> {
+    const stored = await storage.get()
+    // A record of the other delivery mode (the app switched modes) is not this client's session.
+    return isStoredTokens(stored) && stored.delivery === endpoint.mode ? stored : undefined
+  }
+
+  /** Makes `next` the in-memory tokens, with the event that describes the change. */
+  function adopt(next: StoredTokens, source: ChangeSource, quiet = false): void {
+    const before = tokens
+    tokens = next
+    loaded = true
+    const payload = { scope: next.scope, expiresAt: next.expiresAt, source }
+    if (before === undefined || !sameSession(before, next)) {
+      epoch++
+      if (!quiet) events.emit('signed-in', payload)
+    } else if (changed(next, before)) {
+      events.emit('refreshed', payload)
+    }
+  }
+
+  /** Ends the in-memory session; clears storage when it still holds that session. */
+  async function end(
+    how: { expired: SessionExpired } | { reason: 'logout' | 'logout-all' },
+    source: ChangeSource,
+  ) {
+    const ended = tokens
+    if (ended === undefined) return
+    tokens = undefined
+    if ('expired' in how) expired = { epoch, error: how.expired }
+    epoch++
+    try {
+      const stored = await readStorage()
+      if (stored !== undefined && sameSession(stored, ended)) await storage.clear()
+    } finally {
+      // The session is over in memory whatever storage did; a storage error still propagates.
+      if ('expired' in how) {
+        events.emit('session-expired', { error: how.expired, source })
+        if (source === 'this') tabs.post({ type: 'session-expired', sessionId: ended.sessionId })
+      } else {
+        events.emit('signed-out', { reason: how.reason, source })
+        if (source === 'this')
+          tabs.post({ type: 'signed-out', sessionId: ended.sessionId, reason: how.reason })
+      }
+    }
+  }
+
+  /** The current tokens; when signed out, looks in storage (first call, or another tab signed in). */
+  async function current(): Promise<Snapshot> {
+    if (closed) throw new ClientClosed()
+    if (tokens === undefined) {
+      loading ??= readStorage()
+        .then((stored) => {
+          // The very first read of storage is the starting state, not a sign-in.
+          if (stored !== undefined && tokens === undefined) adopt(stored, 'other-tab', !loaded)
+          loaded = true
+        })
+        .finally(() => (loading = undefined))
+      await loading
+    }
+    return { tokens, epoch }
+  }
+
+  /** Inside the lock: use what another tab stored if it will do, else refresh at the booth. */
+  async function refreshLocked(seen: StoredTokens, seenEpoch: number, force: boolean) {
+    if (epoch !== seenEpoch) return afterEpochChange(seenEpoch)
+    const stored = await readStorage()
+    if (epoch !== seenEpoch) return afterEpochChange(seenEpoch)
+    if (stored === undefined) {
+      // Another tab sharing this storage ended the session (its message has not arrived yet).
+      await end(
+        { expired: new SessionExpired({ errorDescription: 'the session ended in another tab' }) },
+        'other-tab',
+      )
+      return afterEpochChange(seenEpoch)
+    }
+    const now = clock()
+    // Memory may be newer than a per-tab storage in cookie mode (messages update memory only).
+    const basis =
+      tokens !== undefined && sameSession(stored, tokens) && tokens.obtainedAt > stored.obtainedAt
+        ? tokens
+        : stored
+    const otherTabRefreshed =
+      sameSession(basis, seen) &&
+      changed(basis, seen) &&
+      (isFresh(basis, now, marginMs) ||
+        (basis.delivery === 'cookie' && now - basis.obtainedAt < RECENT_REFRESH_MS))
+    if (
+      !sameSession(basis, seen) ||
+      otherTabRefreshed ||
+      (!force && isFresh(basis, now, marginMs))
+    ) {
+      adopt(basis, 'other-tab')
+      if (isFresh(basis, now, marginMs) || otherTabRefreshed) return basis
+    }
+    const startEpoch = epoch
+    let next: StoredTokens
+    try {
+      next = await refreshGrant(endpoint, basis)
+    } catch (error) {
+      if (error instanceof SessionExpired && epoch === startEpoch)
+        await end({ expired: error }, 'this')
+      throw error
+    }
+    // A logout or login while the request was in flight: its result belongs to no one.
+    if (epoch !== startEpoch) return afterEpochChange(startEpoch)
+    tokens = next
+    await storage.set(next)
+    events.emit('refreshed', { scope: next.scope, expiresAt: next.expiresAt, source: 'this' })
+    tabs.post({ type: 'refreshed', ...pick(next) })
+    return next
+  }
+
+  /** A caller's session is gone: rethrow how it expired, or hand over whatever is current. */
+  function afterEpochChange(seenEpoch: number): StoredTokens | undefined {
+    if (expired?.epoch === seenEpoch) throw expired.error
+    return tokens
+  }
+
+  /**
+   * One refresh for every concurrent caller (and, under the lock, for every tab). `force` is for
+   * a 401: the booth rejected `seen` although it looked fresh.
+   */
+  function refresh(
+    seen: StoredTokens,
+    seenEpoch: number,
+    force: boolean,
+  ): Promise<StoredTokens | undefined> {
+    if (closed) return Promise.reject(new ClientClosed())
+    if (epoch !== seenEpoch) {
+      try {
+        return Promise.resolve(afterEpochChange(seenEpoch))
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
+    if (inflight?.epoch === seenEpoch) return inflight.promise
+    const flight = {
+      epoch: seenEpoch,
+      promise: tabs
+        .withLock(() => refreshLocked(seen, seenEpoch, force))
+        .finally(() => {
+          if (inflight === flight) inflight = undefined
+        }),
+    }
+    inflight = flight
+    return flight.promise
+  }
+
+  async function onMessage(message: TabMessage): Promise<void> {
+    if (closed) return
+    if (message.type === 'signed-in' || message.type === 'refreshed') {
+      if (message.delivery !== endpoint.mode) return
+      if (message.delivery === 'cookie') {
+        // The browser shares the cookies: the new expiry is this tab's too.
+        const next: StoredTokens = pick(message)
+        if (tokens === undefined || next.obtainedAt > tokens.obtainedAt) adopt(next, 'other-tab')
+        return
+      }
+      // Bearer: the tokens are in the shared storage, never on the channel.
+      const stored = await readStorage()
+      if (stored === undefined || stored.sessionId !== message.sessionId) return
+      // Shared storage is the truth: a newer token of this session, or another tab's new session.
+      if (
+        tokens === undefined ||
+        !sameSession(stored, tokens) ||
+        stored.obtainedAt >= tokens.obtainedAt
+      ) {
+        adopt(stored, 'other-tab')
+      }
+      return
+    }
+    const sessionId = message.sessionId
+    const mine = (t: StoredTokens | undefined) =>
+      t !== undefined && (t.delivery === 'cookie' || t.sessionId === sessionId)
+    if (!mine(tokens)) return
+    const how =
+      message.type === 'signed-out'
+        ? { reason: message.reason }
+        : { expired: new SessionExpired({ errorDescription: 'the session ended in another tab' }) }
+    // Under the lock, so that clearing storage cannot race another tab's login.
+    await tabs.withLock(async () => {
+      if (mine(tokens)) await end(how, 'other-tab')
+    })
+  }
+
+  return {
+    current,
+    /** The tokens, refreshed first when they expire within the margin. */
+    async fresh(): Promise<Snapshot> {
+      const snapshot = await current()
+      const t = snapshot.tokens
+      if (t === undefined || isFresh(t, clock(), marginMs)) return snapshot
+      const next = await refresh(t, snapshot.epoch, false)
+      return { tokens: next, epoch }
+    },
+    refresh,
+    /** Replaces the session with a new login's tokens (under the lock: no refresh may interleave). */
+    async signIn(next: StoredTokens): Promise<void> {
+      if (closed) throw new ClientClosed()
+      await tabs.withLock(async () => {
+        tokens = next
+        epoch++
+        loaded = true
+        await storage.set(next)
+      })
+      events.emit('signed-in', { scope: next.scope, expiresAt: next.expiresAt, source: 'this' })
+      tabs.post({ type: 'signed-in', ...pick(next) })
+    },
+    /** Ends the session locally after a logout, if it is still the one the logout was for. */
+    async signOut(reason: 'logout' | 'logout-all', forEpoch: number): Promise<void> {
+      await tabs.withLock(async () => {
+        if (epoch === forEpoch) await end({ reason }, 'this')
+      })
+    },
+    close(): void {
+      closed = true
+      tabs.close()
+    },
+  }
+}
+
+/** What a tab message says about tokens: everything except the tokens themselves. */
+function pick(
+  t: Pick<StoredTokens, 'delivery' | 'sessionId' | 'scope' | 'obtainedAt' | 'expiresAt'>,
+) {
+  return {
+    delivery: t.delivery,
+    sessionId: t.sessionId,
+    scope: t.scope,
+    obtainedAt: t.obtainedAt,
+    expiresAt: t.expiresAt,
+  }
+}
+
+/** The session type `createSession` returns. */
+export type Session = ReturnType<typeof createSession>

@@ -1,0 +1,226 @@
+/**
+ * Cookie mode against the real booth. Node's fetch keeps no cookies, so the test gives the client
+ * what a browser would: a `fetch` with a cookie jar (Path and Max-Age honoured) that sends the
+ * page's Origin. The booth and the client are the real ones.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { SessionExpired, createClient, webStorage } from '../src/index.ts'
+import {
+  PASSWORD,
+  boothEvents,
+  mapStorage,
+  recordEvents,
+  shiftedClock,
+  signUp,
+  startFixture,
+  type BoothFixture,
+} from './helpers.ts'
+
+let fx: BoothFixture
+before(async () => {
+  fx = await startFixture()
+})
+after(() => fx.stop())
+
+interface Cookie {
+  value: string
+  path: string
+  expires: number
+}
+
+/** A browser's cookie handling, reduced to what the booth uses: one host, Path, Max-Age. */
+function browser(origin: string) {
+  const jar = new Map<string, Cookie>()
+  const sent: Request[] = []
+  async function browserFetch(request: Request): Promise<Response> {
+    sent.push(request.clone())
+    const url = new URL(request.url)
+    const headers = new Headers(request.headers)
+    if (request.credentials === 'include') {
+      const now = Date.now()
+      const cookies = [...jar].filter(([, c]) => c.expires > now && url.pathname.startsWith(c.path))
+      if (cookies.length > 0)
+        headers.set('cookie', cookies.map(([n, c]) => `${n}=${c.value}`).join('; '))
+    }
+    // Browsers send Origin on every POST, same-origin included.
+    if (request.method !== 'GET' && request.method !== 'HEAD') headers.set('origin', origin)
+    const res = await fetch(new Request(request, { headers }))
+    if (request.credentials === 'include') {
+      for (const line of res.headers.getSetCookie()) {
+        const [pair, ...attrs] = line.split(';').map((s) => s.trim())
+        const [name, ...rest] = pair!.split('=')
+        const attr = (key: string) =>
+          attrs.find((a) => a.toLowerCase().startsWith(`${key}=`))?.split('=')[1]
+        const maxAge = attr('max-age')
+        const expires =
+          maxAge !== undefined
+            ? Date.now() + Number(maxAge) * 1000
+            : attr('expires')
+              ? Date.parse(attr('expires')!)
+              : Infinity
+        jar.set(name!, { value: rest.join('='), path: attr('path') ?? '/', expires })
+      }
+    }
+    return res
+  }
+  return { jar, sent, fetch: browserFetch }
+}
+
+let lockNames = 0
+function cookieClient(
+  b: ReturnType<typeof browser>,
+  extra: Parameters<typeof createClient>[0] | object = {},
+) {
+  return createClient({
+    issuer: fx.issuer,
+    mode: 'cookie',
+    fetch: b.fetch,
+    lockName: `cookie-${++lockNames}`,
+    ...extra,
+  })
+}
+
+describe('cookie mode', () => {
+  it('logs in with token_delivery=cookie: no token in script reach, cookies sent with credentials', async () => {
+    const b = browser(fx.booth.url)
+    const client = cookieClient(b)
+    const username = await signUp(fx.booth)
+    await client.login(username, PASSWORD)
+    const login = b.sent[0]!
+    assert.equal(login.headers.get('x-tokenbooth-csrf'), '1')
+    assert.equal(login.credentials, 'include')
+    assert.match(await login.text(), /token_delivery=cookie/)
+    assert.ok(b.jar.has('tb_at') && b.jar.has('tb_rt'))
+    assert.equal(b.jar.get('tb_rt')!.path, '/token')
+
+    assert.equal(await client.isSignedIn(), true)
+    assert.equal(await client.getAccessToken(), undefined, 'HttpOnly: the client holds no token')
+    const echo = await (
+      await client.fetch(`${fx.issuer}/api/echo`, { method: 'POST', body: 'x' })
+    ).json()
+    assert.equal(echo.authorization, undefined)
+    assert.equal(echo.csrf, '1')
+    assert.match(echo.cookie, /tb_at=/)
+    assert.doesNotMatch(echo.cookie, /tb_rt=/, 'the refresh cookie only goes to /token')
+    const res = await client.fetch(`${fx.issuer}/userinfo`)
+    assert.equal(res.status, 200)
+    assert.equal((await res.json()).username, username)
+    client.close()
+  })
+
+  it('refreshes ahead of expiry with the refresh cookie, once for 50 parallel calls', async () => {
+    const b = browser(fx.booth.url)
+    const clock = shiftedClock()
+    const client = cookieClient(b, { clock: clock.now, refreshMargin: 3 })
+    const events = recordEvents(client)
+    await client.login(await signUp(fx.booth), PASSWORD)
+    const before = fx.front.refreshRequests
+    const oldAccess = b.jar.get('tb_at')!.value
+    clock.advance(8_000)
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, () => client.fetch(`${fx.issuer}/userinfo`)),
+    )
+    assert.ok(responses.every((r) => r.status === 200))
+    assert.equal(fx.front.refreshRequests - before, 1)
+    assert.notEqual(b.jar.get('tb_at')!.value, oldAccess, 'the booth set a new access cookie')
+    const refresh = b.sent.find((r) => r.url.endsWith('/token') && b.sent.indexOf(r) > 0)!
+    const form = new URLSearchParams(await refresh.text())
+    assert.equal(form.get('grant_type'), 'refresh_token')
+    assert.equal(form.get('token_delivery'), 'cookie')
+    assert.equal(form.has('refresh_token'), false)
+    assert.equal(events.count('refreshed'), 1)
+    client.close()
+  })
+
+  it('on a 401 invalid_token refreshes once and retries once', async () => {
+    const b = browser(fx.booth.url)
+    const client = cookieClient(b)
+    await client.login(await signUp(fx.booth), PASSWORD)
+    const before = fx.front.refreshRequests
+    const res = await client.fetch(`${fx.issuer}/api/reject-once/cookie`)
+    assert.equal(res.status, 200)
+    assert.equal(fx.front.refreshRequests - before, 1)
+    assert.equal((await client.fetch(`${fx.issuer}/api/reject`)).status, 401)
+    assert.equal(fx.front.refreshRequests - before, 2)
+    client.close()
+  })
+
+  it('logout ends the session at the booth and clears the cookies', async () => {
+    const b = browser(fx.booth.url)
+    const client = cookieClient(b)
+    const events = recordEvents(client)
+    await client.login(await signUp(fx.booth), PASSWORD)
+    const access = b.jar.get('tb_at')!.value
+    await client.logout()
+    assert.equal(await client.isSignedIn(), false)
+    assert.equal(events.count('signed-out'), 1)
+    assert.ok(b.jar.get('tb_at')!.expires <= Date.now(), 'the booth expired the access cookie')
+    const res = await fetch(`${fx.booth.url}/userinfo`, {
+      headers: { authorization: `Bearer ${access}` },
+    })
+    assert.equal(res.status, 401)
+    client.close()
+  })
+
+  it('a session ended elsewhere is SessionExpired at the next refresh', async () => {
+    const b = browser(fx.booth.url)
+    const clock = shiftedClock()
+    const client = cookieClient(b, { clock: clock.now, refreshMargin: 3 })
+    const events = recordEvents(client)
+    const username = await signUp(fx.booth)
+    await client.login(username, PASSWORD)
+    const other = createClient({ issuer: fx.issuer, crossTab: false })
+    await other.login(username, PASSWORD)
+    await other.logoutAll()
+    clock.advance(8_000)
+    await assert.rejects(client.fetch(`${fx.issuer}/userinfo`), SessionExpired)
+    assert.equal(events.count('session-expired'), 1)
+    client.close()
+    other.close()
+  })
+
+  it(
+    'a refresh cookie the browser dropped (its Max-Age passed) ends the session',
+    async () => {
+      const b = browser(fx.booth.url)
+      const clock = shiftedClock()
+      const client = cookieClient(b, { clock: clock.now, refreshMargin: 3 })
+      await client.login(await signUp(fx.booth), PASSWORD)
+      b.jar.delete('tb_rt')
+      clock.advance(8_000)
+      await assert.rejects(client.getAccessToken(), SessionExpired)
+      client.close()
+    },
+  )
+
+  it('two tabs of one browser (shared cookies and storage) refresh once between them', async () => {
+    const b = browser(fx.booth.url)
+    const clock = shiftedClock()
+    const local = mapStorage()
+    const lockName = `cookie-tabs-${++lockNames}`
+    const options = { clock: clock.now, refreshMargin: 3, storage: webStorage(local), lockName }
+    const tabA = cookieClient(b, options)
+    const tabB = cookieClient(b, options)
+    await tabA.login(await signUp(fx.booth), PASSWORD)
+    assert.equal(await tabB.isSignedIn(), true)
+    const stored = JSON.parse(local.map.get('tokenbooth.tokens')!)
+    assert.equal(stored.accessToken, undefined, 'no secret in storage in cookie mode')
+    assert.equal(stored.refreshToken, undefined)
+    const before = fx.front.refreshRequests
+    const rotated = await boothEvents(fx.booth, 'refresh_token.rotated')
+    clock.advance(8_000)
+    const responses = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 2 === 0 ? tabA : tabB).fetch(`${fx.issuer}/userinfo`),
+      ),
+    )
+    assert.ok(responses.every((r) => r.status === 200))
+    assert.equal(fx.front.refreshRequests - before, 1)
+    assert.equal((await boothEvents(fx.booth, 'refresh_token.rotated')) - rotated, 1)
+    await sleep(20)
+    tabA.close()
+    tabB.close()
+  })
+})
