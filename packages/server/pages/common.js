@@ -1,7 +1,9 @@
 // Shared by the booth's pages: one client in cookie mode (tokens stay in HttpOnly cookies).
-import { createClient } from '/assets/client/index.js'
+import { createClient, webStorage } from '/assets/client/index.js'
 
-export const client = createClient({ issuer: location.origin, mode: 'cookie' })
+// In cookie mode the storage holds only the expiry and refresh time, never a token: it lets every
+// tab and every page load know when to refresh, and lets tabs agree on one refresh.
+export const client = createClient({ issuer: location.origin, mode: 'cookie', storage: webStorage(localStorage) })
 
 /** The booth's JSON error as one sentence a person can act on. */
 export async function describeError(response) {

@@ -63,11 +63,3 @@ export function createKeyring(secrets: readonly string[]): Keyring {
     },
   }
 }
-
-/**
- * The grace-window successor of a refresh token is stored sealed under a key that only the
- * predecessor's plaintext derives: a database dump alone cannot yield a usable refresh token.
- */
-export function tokenBoundKey(refreshToken: string): Buffer {
-  return deriveKey(refreshToken, 'refresh successor v1')
-}

@@ -34,7 +34,7 @@ async function respond(
   refreshToken: string,
   now: number,
 ): Promise<TokenResponse> {
-  const access = await issueAccessToken(ctx.keys.signer(), {
+  const access = issueAccessToken(ctx.keys.signer(), {
     issuer: ctx.config.issuer,
     audience: ctx.config.audience,
     subject: session.userId,
@@ -128,7 +128,7 @@ export async function refreshSession(ctx: BoothContext, input: RefreshInput): Pr
       return respond(ctx, outcome.session, grantScope(input.scope, granted, granted), successor, now)
     }
     case 'retried': {
-      const same = openSuccessor(outcome.sealedSuccessor, input.refreshToken)
+      const same = openSuccessor(outcome.sealedSuccessor, input.refreshToken, outcome.successorHash)
       if (same === undefined) throw new ServerError({ detail: 'sealed successor does not open' })
       const granted = scopesOf(outcome.session)
       ctx.events.emit('refresh_token.retried', { sid: outcome.session.id })

@@ -17,7 +17,7 @@ export async function clientCredentialsGrant(
   }
   const allowed = client.scope.split(' ').filter(Boolean)
   const scope = grantScope(parseScope(params.scope), allowed, allowed)
-  const access = await issueAccessToken(ctx.keys.signer(), {
+  const access = issueAccessToken(ctx.keys.signer(), {
     issuer: ctx.config.issuer,
     audience: ctx.config.audience,
     subject: client.id,

@@ -50,10 +50,9 @@ export function createSqlStore(db: SqlDatabase): Store {
     const changed = await tx.run(
       qb.updateTable('sessions').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null),
     )
-    if (changed > 0) {
-      await tx.run(qb.deleteFrom('refresh_tokens').where('session_id', '=', id))
-      await logRevocation(tx, 'sid', id, now, expiresAt)
-    }
+    // The session's refresh tokens stay (purgeExpired drops them once expired), so presenting
+    // one answers 'revoked' rather than 'unknown'.
+    if (changed > 0) await logRevocation(tx, 'sid', id, now, expiresAt)
     return changed > 0
   }
 
@@ -194,12 +193,18 @@ export function createSqlStore(db: SqlDatabase): Store {
 
         // A consumed token: the same successor again if this is the immediately previous token
         // presented within the grace window (its successor not yet used), otherwise reuse.
-        if (now - Number(token.consumed_at) <= graceMs && token.successor_hash && token.successor_sealed) {
+        // The window is [consumed_at, consumed_at + graceMs): with graceMs = 0 there is none.
+        if (now - Number(token.consumed_at) < graceMs && token.successor_hash && token.successor_sealed) {
           const [successor] = await tx.all(
             qb.selectFrom('refresh_tokens').select('consumed_at').where('hash', '=', token.successor_hash),
           )
           if (successor !== undefined && successor.consumed_at === null) {
-            return { status: 'retried', session, sealedSuccessor: token.successor_sealed }
+            return {
+              status: 'retried',
+              session,
+              sealedSuccessor: token.successor_sealed,
+              successorHash: token.successor_hash,
+            }
           }
         }
         await revokeSessionIn(tx, session.id, now, revocationExpiresAt)

@@ -63,7 +63,7 @@ export interface RotationRequest {
 export type RotationOutcome =
   | { status: 'rotated'; session: SessionRecord }
   /** The previous token again, within the grace window: the caller gets the same successor. */
-  | { status: 'retried'; session: SessionRecord; sealedSuccessor: string }
+  | { status: 'retried'; session: SessionRecord; sealedSuccessor: string; successorHash: string }
   /** An older token, or a retry after the window: the whole session was revoked in the same transaction. */
   | { status: 'reused'; session: SessionRecord }
   /** Another client's token, or not the session the old access token names: nothing changed. */

@@ -10,6 +10,7 @@ import {
   seedAccounts,
   startSession,
   userRecord,
+  warmUp,
   withStore,
   type OpenStore,
 } from './fixtures.ts'
@@ -23,6 +24,7 @@ export function concurrencyCases(open: OpenStore): void {
         await seedAccounts(store)
         await startSession(store, 's1', 'alice', 'rt1')
         const successors = Array.from({ length: CALLERS }, (_, i) => `rt2-${i}`)
+        await warmUp(peer === undefined ? [store] : [store, peer])
         // Alternate between two instances where the backend has them (two pools, one database).
         const outcomes = await Promise.all(
           successors.map((next, i) =>

@@ -59,14 +59,12 @@ export function userRecord(id: string, username = id): UserRecord {
   return { id, username, passwordHash: `argon2id:${id}`, createdAt: NOW }
 }
 
-export function clientRecord(id: string, secretHash: string | undefined = `secret:${id}`) {
-  return {
-    id,
-    name: `Client ${id}`,
-    secretHash,
-    scope: 'openid profile',
-    createdAt: NOW,
-  } satisfies ClientRecord
+/** A confidential client, or a public one with `{ secretHash: undefined }`. */
+export function clientRecord(
+  id: string,
+  { secretHash }: { secretHash: string | undefined } = { secretHash: `secret:${id}` },
+): ClientRecord {
+  return { id, name: `Client ${id}`, secretHash, scope: 'openid profile', createdAt: NOW }
 }
 
 export function sessionRecord(
@@ -148,4 +146,14 @@ export async function liveTokens(store: Store, hashes: string[], now: number): P
     if ((await store.findSessionByRefreshToken(hash, now)) !== undefined) live.push(hash)
   }
   return live
+}
+
+/**
+ * Opens every pooled connection before a concurrent burst (ten reads per store at once), so the
+ * burst overlaps in the database instead of queueing behind connection setup.
+ */
+export async function warmUp(stores: Store[]): Promise<void> {
+  await Promise.all(
+    stores.flatMap((store) => Array.from({ length: 10 }, () => store.findSession('x'))),
+  )
 }

@@ -1,11 +1,15 @@
+import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after } from 'node:test'
+import { DatabaseSync } from 'node:sqlite'
+import { after, describe, it } from 'node:test'
+import { sql } from 'kysely'
 import { openSqlite } from '../../src/store/sqlite/database.ts'
 import { createSqlStore } from '../../src/store/sql-store.ts'
 import type { Store } from '../../src/store/store.ts'
 import { closeOnce, defineStoreConformance } from './conformance.ts'
+import { userRecord } from './fixtures.ts'
 
 // Real files (WAL, synchronous=FULL) in a temporary directory: one database file per case.
 const dir = mkdtempSync(join(tmpdir(), 'tokenbooth-store-'))
@@ -27,4 +31,38 @@ defineStoreConformance('sqlite', async () => {
       for (const store of stores) await store.close()
     },
   }
+})
+
+describe('sqlite group commit', () => {
+  it('runs a transaction queued just as the previous batch resolves (it used to wait forever)', async () => {
+    const store = createSqlStore(openSqlite(join(dir, 'sequential.db'), { synchronous: 'FULL' }))
+    try {
+      await store.migrate()
+      for (let i = 0; i < 20; i++) {
+        assert.equal(await store.createUser(userRecord(`u${i}`)), 'created')
+      }
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('rejects the batch when BEGIN fails on a locked file, then recovers', async () => {
+    const path = join(dir, 'locked.db')
+    const db = openSqlite(path, { synchronous: 'FULL' })
+    const store = createSqlStore(db)
+    // Another process holding the write lock: BEGIN IMMEDIATE fails after busy_timeout, which is
+    // shortened here so the case does not block the event loop for the default 5 seconds.
+    const other = new DatabaseSync(path)
+    try {
+      await store.migrate()
+      await sql`pragma busy_timeout = 20`.execute(db.qb)
+      other.exec('BEGIN IMMEDIATE')
+      await assert.rejects(store.createUser(userRecord('u1')), /locked/)
+      other.exec('ROLLBACK')
+      assert.equal(await store.createUser(userRecord('u1')), 'created')
+    } finally {
+      other.close()
+      await store.close()
+    }
+  })
 })

@@ -1,0 +1,47 @@
+/**
+ * The payment service (Hono). It accepts payments only from callers holding `payment:pay` —
+ * in this shop, the cart service's own client_credentials token — and keeps a ledger.
+ */
+import { Hono } from 'hono'
+import { serve } from '@hono/node-server'
+import { createVerifier, type AccessTokenClaims } from '@tokenbooth/verify'
+import { requireAuth } from '@tokenbooth/verify/hono'
+import { AUDIENCE, BOOTH_URL, PAYMENT_PORT, required } from './config.ts'
+
+const verifier = createVerifier({
+  issuer: BOOTH_URL,
+  audience: AUDIENCE,
+  revocation: { clientId: required('PAYMENT_CLIENT_ID'), clientSecret: required('PAYMENT_CLIENT_SECRET') },
+})
+
+const ledger: Array<{ id: number; user: string; amount: number; by: string; at: string }> = []
+
+const app = new Hono<{ Variables: { auth: AccessTokenClaims } }>()
+app.get('/healthz', (c) => c.json({ status: 'ok', verifier: verifier.status() }))
+
+app.post('/payments', requireAuth(verifier, { scope: 'payment:pay' }), async (c) => {
+  const body = (await c.req.json().catch(() => ({}))) as { user?: unknown; amount?: unknown }
+  if (typeof body.user !== 'string' || !Number.isInteger(body.amount) || (body.amount as number) <= 0) {
+    return c.json({ error: 'invalid_request', error_description: 'user (string) and amount (positive integer) are required' }, 400)
+  }
+  const entry = { id: ledger.length + 1, user: body.user, amount: body.amount as number, by: c.get('auth').client_id, at: new Date().toISOString() }
+  ledger.push(entry)
+  return c.json(entry, 201)
+})
+
+// A user may read their own payments with their own token (any service can accept one token).
+app.get('/payments', requireAuth(verifier, { scope: 'cart:read' }), (c) => {
+  const sub = c.get('auth').sub
+  return c.json({ payments: ledger.filter((p) => p.user === sub) })
+})
+
+await verifier.ready().catch(() => {})
+const server = serve({ fetch: app.fetch, port: PAYMENT_PORT, hostname: '127.0.0.1' }, () => {
+  console.log(JSON.stringify({ service: 'payment', url: `http://127.0.0.1:${PAYMENT_PORT}` }))
+})
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    server.close()
+    void verifier.close().then(() => process.exit(0))
+  })
+}

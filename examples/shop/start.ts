@@ -1,0 +1,90 @@
+/**
+ * One command for the whole shop: the booth, the cart service and the payment service, each a
+ * process of its own on loopback. `npm run shop` from the repository root.
+ *
+ * The booth's data (SQLite) and the services' client secrets live in examples/shop/.data.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { AUDIENCE, BOOTH_URL, CART_URL, PAYMENT_URL, SCOPES, USER_SCOPES } from './config.ts'
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
+const dataDir = process.env.SHOP_DATA_DIR ?? here('./.data')
+const bin = here('../../packages/server/bin/tokenbooth.js')
+const booth = new URL(BOOTH_URL)
+
+const boothEnv = {
+  ...process.env,
+  TOKENBOOTH_DATA_DIR: dataDir,
+  TOKENBOOTH_HOST: booth.hostname,
+  TOKENBOOTH_PORT: booth.port || '80',
+  TOKENBOOTH_ISSUER: BOOTH_URL,
+  TOKENBOOTH_AUDIENCE: AUDIENCE,
+  TOKENBOOTH_SCOPES: SCOPES,
+  TOKENBOOTH_DEFAULT_SCOPE: USER_SCOPES,
+  TOKENBOOTH_LOG_LEVEL: process.env.TOKENBOOTH_LOG_LEVEL ?? 'warn',
+}
+
+interface Credentials {
+  client_id: string
+  client_secret: string
+}
+
+/** Registers a confidential client once and keeps its secret (shown only once by the booth). */
+function client(name: string, scope: string): Credentials {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const file = `${dataDir}/${name}.json`
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Credentials
+  const out = spawnSync(process.execPath, [bin, 'clients', 'add', name, '--scope', scope, '--json'], { env: boothEnv, encoding: 'utf8' })
+  if (out.status !== 0) throw new Error(`could not register ${name}: ${out.stderr}`)
+  writeFileSync(file, out.stdout, { mode: 0o600 })
+  return JSON.parse(out.stdout) as Credentials
+}
+
+const cart = client('cart-service', 'payment:pay')
+const payment = client('payment-service', '')
+
+const children: ChildProcess[] = []
+function start(name: string, args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'inherit', 'inherit'] })
+  child.on('exit', (code, signal) => {
+    if (!stopping) console.error(`${name} exited (${signal ?? code})`)
+  })
+  children.push(child)
+  return child
+}
+
+async function healthy(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`${url} did not become healthy`)
+}
+
+let stopping = false
+function stop() {
+  stopping = true
+  for (const child of children) child.kill('SIGTERM')
+}
+process.on('SIGINT', stop)
+process.on('SIGTERM', stop)
+
+start('booth', [bin, 'serve'], boothEnv)
+await healthy(BOOTH_URL)
+const serviceEnv = { ...process.env, SHOP_BOOTH_URL: BOOTH_URL, SHOP_AUDIENCE: AUDIENCE }
+start('cart', [here('./cart.ts')], { ...serviceEnv, CART_CLIENT_ID: cart.client_id, CART_CLIENT_SECRET: cart.client_secret })
+start('payment', [here('./payment.ts')], { ...serviceEnv, PAYMENT_CLIENT_ID: payment.client_id, PAYMENT_CLIENT_SECRET: payment.client_secret })
+await Promise.all([healthy(CART_URL), healthy(PAYMENT_URL)])
+console.log(`
+The shop is open:
+  booth    ${BOOTH_URL}   (pages: ${BOOTH_URL}/login, ${BOOTH_URL}/debugger)
+  cart     ${CART_URL}
+  payment  ${PAYMENT_URL}
+Run a buyer in another terminal:  npm run shop:buyer
+Stop everything with Ctrl-C.`)
