@@ -1,7 +1,7 @@
 /**
  * The store port: the only door to the database. Methods are named for their use, and each
  * security-relevant change is one call running in one transaction. `sqlite/` and `postgres/`
- * implement it; one conformance suite (test/store-conformance.ts) holds both to it.
+ * implement it; one conformance suite (test/store/conformance.ts) holds both to it.
  *
  * Times are epoch milliseconds. Refresh tokens appear here only as hashes.
  */

@@ -40,6 +40,7 @@ export function concurrencyCases(open: OpenStore): void {
           if (outcome.status === 'rotated') continue
           assert.equal(outcome.status, 'retried')
           assert.equal(outcome.sealedSuccessor, sealed(winner))
+          assert.equal(outcome.successorHash, winner)
         }
         assert.deepEqual(await liveTokens(store, ['rt1', ...successors], NOW + SECOND), [winner])
         assert.equal((await store.findSession('s1'))?.revokedAt, undefined)
@@ -101,6 +102,7 @@ export function concurrencyCases(open: OpenStore): void {
         const again = await reopened.rotateRefreshToken(rotation('rt1', 'rt3', { now: NOW + 2 }))
         assert.equal(again.status, 'retried')
         assert.equal(again.status === 'retried' && again.sealedSuccessor, sealed('rt2'))
+        assert.equal(again.status === 'retried' && again.successorHash, 'rt2')
         const next = await reopened.rotateRefreshToken(rotation('rt2', 'rt4', { now: NOW + 3 }))
         assert.equal(next.status, 'rotated')
       }))

@@ -119,6 +119,7 @@ export function rotationCases(open: OpenStore): void {
           status: 'retried',
           session: { ...session, lastUsedAt: T },
           sealedSuccessor: sealed('rt2'),
+          successorHash: 'rt2',
         })
         assert.deepEqual(await liveTokens(store, ['rt1', 'rt2', 'rt-retry'], T), ['rt2'])
         assert.equal((await store.findSession('s1'))?.revokedAt, undefined)

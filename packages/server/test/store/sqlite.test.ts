@@ -34,7 +34,7 @@ defineStoreConformance('sqlite', async () => {
 })
 
 describe('sqlite group commit', () => {
-  it('runs a transaction queued just as the previous batch resolves (it used to wait forever)', async () => {
+  it('runs a transaction queued as the previous batch resolves (it used to hang)', async () => {
     const store = createSqlStore(openSqlite(join(dir, 'sequential.db'), { synchronous: 'FULL' }))
     try {
       await store.migrate()

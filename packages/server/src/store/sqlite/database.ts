@@ -80,8 +80,10 @@ export function openSqlite(path: string, options: SqliteOptions): SqlDatabase {
       const batch = queue
       queue = []
       const outcomes: Array<{ ok: boolean; value: unknown }> = []
-      db.exec('BEGIN IMMEDIATE')
       try {
+        // Inside the try: a BEGIN that fails (SQLITE_BUSY past busy_timeout) must reject the
+        // batch, not leave it pending forever and reject `flushing` unhandled.
+        db.exec('BEGIN IMMEDIATE')
         for (const item of batch) {
           db.exec('SAVEPOINT op')
           try {
@@ -107,6 +109,17 @@ export function openSqlite(path: string, options: SqliteOptions): SqlDatabase {
     }
   }
 
+  function scheduleFlush(): void {
+    flushing ??= new Promise<void>((done) => setImmediate(done))
+      .then(flush)
+      .finally(() => {
+        flushing = undefined
+        // A transaction queued after flush() last found the queue empty, but before this ran,
+        // saw `flushing` still set and scheduled nothing: run it now, or it waits forever.
+        if (queue.length > 0) scheduleFlush()
+      })
+  }
+
   return {
     kind: 'sqlite',
     qb,
@@ -115,11 +128,7 @@ export function openSqlite(path: string, options: SqliteOptions): SqlDatabase {
       if (closed) return Promise.reject(new Error('the store is closed'))
       return new Promise<T>((resolve, reject) => {
         queue.push({ fn, resolve: resolve as (v: unknown) => void, reject })
-        flushing ??= new Promise<void>((done) => setImmediate(done))
-          .then(flush)
-          .finally(() => {
-            flushing = undefined
-          })
+        scheduleFlush()
       })
     },
     async close() {
