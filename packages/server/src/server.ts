@@ -2,7 +2,13 @@
  * createTokenServer: the booth as a Fastify instance plus the context it runs on. `cli.ts` hosts
  * it; tests drive it over real HTTP or with `app.inject`.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyRequest,
+} from 'fastify'
 import cookie from '@fastify/cookie'
 import cors from '@fastify/cors'
 import { pino, type Logger } from 'pino'
@@ -138,8 +144,21 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
   })
 
   const requests = metrics.counter('tokenbooth_http_requests_total', 'HTTP requests by route and status')
+  // Requests in flight, so that a stop can close every connection once none is left: waiting for
+  // idle keep-alive sockets (or one a client opened and never used) could take a minute.
+  // A set, not a counter: an aborted request may also see onResponse.
+  const inFlight = new Set<FastifyRequest>()
+  const settle = (request: FastifyRequest) => {
+    inFlight.delete(request)
+    if (closing && inFlight.size === 0) app.server.closeAllConnections()
+  }
+  app.addHook('onRequest', async (request) => {
+    inFlight.add(request)
+  })
+  app.addHook('onRequestAbort', async (request) => settle(request))
   app.addHook('onResponse', async (request, reply) => {
     requests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) })
+    settle(request)
   })
   let closing = false
   app.addHook('onSend', async (_request, reply, payload) => {
@@ -205,7 +224,9 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
         // Streams never go idle: end them first, or closing would wait for them forever.
         feed.close()
         feedRoutes.close()
-        await app.close()
+        const stopped = app.close()
+        if (inFlight.size === 0) app.server.closeAllConnections()
+        await stopped
         await store.close()
       })()
       return closed

@@ -217,3 +217,98 @@ export class TokenHeaderUnsupported extends TokenInvalid {
 export class TokenTooLarge extends TokenInvalid {
   override readonly code = 'ERR_TOKEN_TOO_LARGE'
 }
+
+/**
+ * What a revocation named: a session (`sid`), a user's cut-off (`sub`) or one token (`jti`).
+ *
+ * @example
+ * ```ts
+ * if (err instanceof TokenRevoked) metrics.increment(`revoked_by_${err.by satisfies RevocationKind}`)
+ * ```
+ */
+export type RevocationKind = 'sid' | 'sub' | 'jti'
+
+/**
+ * The token verified, but the booth's revocation feed says it must no longer be accepted: its
+ * session was revoked (`sid`), its user was cut off at or after its `iat` (`sub`), or the token
+ * itself was revoked (`jti`). `by` says which. Adapters answer it like any `TokenInvalid`: 401
+ * `invalid_token`.
+ *
+ * It does NOT mean the verifier saw every revocation: a verifier whose feed is stale under the
+ * `fail-open` policy may still accept a revoked token (see `VerifierUnavailable`).
+ *
+ * @example
+ * ```ts
+ * await assert.rejects(verifier.verify(loggedOutToken), { name: 'TokenRevoked', by: 'sid' })
+ * ```
+ */
+export class TokenRevoked extends TokenInvalid {
+  override readonly code = 'ERR_TOKEN_REVOKED'
+  /** The kind of revocation that matched. */
+  readonly by: RevocationKind
+
+  constructor(by: RevocationKind, options?: TokenboothErrorOptions) {
+    super(`the token was revoked (by ${by})`, options)
+    this.by = by
+  }
+}
+
+/**
+ * The request carried no access token at all: no `Authorization: Bearer` header and, when a
+ * cookie name is configured, no such cookie. A `TokenInvalid` so that `instanceof TokenInvalid`
+ * still means "401", but adapters answer it with a bare challenge, `WWW-Authenticate: Bearer
+ * realm="…"` and no `error` attribute (RFC 6750 §3.1: the client may not know it must
+ * authenticate). An `Authorization` header of another scheme (`Basic …`) counts as no token.
+ *
+ * @example
+ * ```ts
+ * await assert.rejects(verifier.verifyRequest(new Headers()), TokenMissing)
+ * ```
+ */
+export class TokenMissing extends TokenInvalid {
+  override readonly code = 'ERR_TOKEN_MISSING'
+}
+
+/**
+ * The token lacks a scope the route requires. `scope` holds the space-separated scopes the route
+ * needs, for the RFC 6750 §3 `scope` attribute of the 403 challenge. Not a `TokenInvalid`: the
+ * token is fine, it is only not enough here.
+ *
+ * (The booth's own HTTP error of the same name uses `ERR_INSUFFICIENT_SCOPE`; this one keeps its
+ * code distinct so every code names one class.)
+ *
+ * @example
+ * ```ts
+ * assert.throws(() => requireScope(claims, 'payment:pay'), { name: 'InsufficientScope', scope: 'payment:pay' })
+ * ```
+ */
+export class InsufficientScope extends TokenboothError {
+  override readonly code = 'ERR_SCOPE_INSUFFICIENT'
+  /** The scopes the route requires, space-separated. */
+  readonly scope: string
+
+  constructor(scope: string, options?: TokenboothErrorOptions) {
+    super(`the token lacks a required scope (needs "${scope}")`, options)
+    this.scope = scope
+  }
+}
+
+/**
+ * The verifier cannot decide right now, so it refuses rather than guess: no key set could be
+ * loaded yet, the revocation feed is stale under the `fail-closed` policy, the verifier is closed,
+ * or (from `ready()`) it is misconfigured (issuer mismatch in discovery, feed credentials
+ * refused). Not a `TokenInvalid`: the token may be perfectly good. Adapters answer 503.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   claims = await verifier.verify(token)
+ * } catch (err) {
+ *   if (err instanceof VerifierUnavailable) return reply(503)
+ *   throw err
+ * }
+ * ```
+ */
+export class VerifierUnavailable extends TokenboothError {
+  override readonly code = 'ERR_VERIFIER_UNAVAILABLE'
+}

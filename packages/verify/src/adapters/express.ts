@@ -1,0 +1,61 @@
+/**
+ * `@tokenbooth/verify/express`: Express middleware. Express is an optional peer dependency and is
+ * only referenced for its types; nothing here imports it at run time.
+ *
+ * @module
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import type { AccessTokenClaims } from '../claims.ts'
+import { requireScope } from '../scope.ts'
+import type { Verifier } from '../verifier.ts'
+import { adapterOptions, describeAuthError } from './respond.ts'
+import type { AdapterOptions } from './respond.ts'
+
+declare global {
+  // Express's own augmentation point for properties that middleware adds to the request
+  namespace Express {
+    interface Request {
+      /** The verified access-token claims, set by `requireAuth`. */
+      auth?: AccessTokenClaims
+    }
+  }
+}
+
+/**
+ * Express middleware that lets a request through only with a valid token holding every `scope`,
+ * and puts its claims on `req.auth`. Failures are answered here, per RFC 6750: 401
+ * (`WWW-Authenticate: Bearer …`), 403 `insufficient_scope`, or 503 when the verifier is
+ * unavailable, each with a JSON `{"error","error_description"}` body; any other error goes to
+ * `next(error)`. Throws `TypeError` at setup for a bad `scope` or `realm`.
+ *
+ * It does NOT read tokens from the query string or body (RFC 6750 §2.2–2.3).
+ *
+ * @example
+ * ```ts
+ * app.get('/cart', requireAuth(verifier, { scope: 'cart:read' }), (req, res) => {
+ *   res.json({ owner: req.auth!.sub })
+ * })
+ * ```
+ */
+export function requireAuth(verifier: Verifier, options: AdapterOptions = {}): RequestHandler {
+  const { scopes, realm } = adapterOptions(options)
+  return (req: Request, res: Response, next: NextFunction): void => {
+    verifier.verifyRequest(req.headers).then((claims) => {
+      try {
+        if (scopes.length !== 0) requireScope(claims, ...scopes)
+      } catch (error) {
+        return fail(error)
+      }
+      req.auth = claims
+      // outside any catch: an error thrown further down the chain is not ours to answer
+      next()
+    }, fail)
+
+    function fail(error: unknown): void {
+      const answer = describeAuthError(error, realm)
+      if (answer === undefined) return next(error)
+      // node:http's own API: Express's res.status().set().send() would compute an ETag for nothing
+      res.writeHead(answer.status, answer.headers).end(answer.body)
+    }
+  }
+}

@@ -1,0 +1,100 @@
+import { TokenMalformed, TokenMissing } from './errors.ts'
+
+/**
+ * Request headers as the frameworks hand them over: a Fetch `Headers` (Hono, Workers, Deno), or
+ * Node's `IncomingHttpHeaders` (node:http, Express, Fastify), whose names are lower-case.
+ *
+ * @example
+ * ```ts
+ * await verifier.verifyRequest(req.headers)          // node:http, Express, Fastify
+ * await verifier.verifyRequest(c.req.raw.headers)    // Hono
+ * ```
+ */
+export type RequestHeaders = Headers | Readonly<Record<string, string | string[] | undefined>>
+
+/**
+ * Takes the access token from `Authorization: Bearer <token>` (RFC 6750 §2.1; the scheme is
+ * case-insensitive, RFC 9110 §11.1) or, when `cookieName` is given and there is no Bearer
+ * header, from that cookie. Throws `TokenMissing` when there is neither (an `Authorization`
+ * header with another scheme counts as none), and `TokenMalformed` for `Bearer` with no token or
+ * with more than one `Authorization` header.
+ *
+ * It does NOT look at the query string or a form body (RFC 6750 §2.2, §2.3: both leak tokens into
+ * logs), nor validate the token beyond taking it out: the verifier does that.
+ */
+export function extractToken(headers: RequestHeaders, cookieName: string | undefined): string {
+  const authorization = header(headers, 'authorization')
+  if (authorization !== undefined) {
+    const token = bearerToken(authorization)
+    if (token !== undefined) return token
+  }
+  if (cookieName !== undefined) {
+    const cookie = header(headers, 'cookie')
+    if (cookie !== undefined) {
+      const token = cookieValue(cookie, cookieName)
+      if (token !== undefined && token !== '') return token
+    }
+  }
+  throw new TokenMissing('no access token in the request')
+}
+
+function header(headers: RequestHeaders, name: string): string | undefined {
+  // duck-typed rather than `instanceof`, so that a Headers of another realm or polyfill works too
+  // (a header literally named "get" is a string, never a function)
+  if (typeof headers.get === 'function') return (headers as Headers).get(name) ?? undefined
+  const record = headers as Readonly<Record<string, string | string[] | undefined>>
+  let value = record[name]
+  if (value === undefined) {
+    // a hand-built record may not be lower-cased as Node's is; only paid when the header is absent
+    for (const key in record) {
+      if (key.length === name.length && key.toLowerCase() === name) {
+        value = record[key]
+        break
+      }
+    }
+  }
+  if (typeof value === 'string' || value === undefined) return value
+  if (value.length === 1) return value[0]
+  if (value.length === 0) return undefined
+  // Node joins repeated Cookie headers itself; several Authorization headers are ambiguous
+  if (name === 'cookie') return value.join('; ')
+  throw new TokenMalformed('more than one Authorization header')
+}
+
+// "Bearer" compared case-insensitively without allocating: OR-ing 0x20 lower-cases ASCII letters
+const BEARER = 'bearer'
+
+/** The token of a Bearer credential, or undefined if the scheme is not Bearer. */
+function bearerToken(value: string): string | undefined {
+  if (value.length < 6) return undefined
+  for (let i = 0; i < 6; i++) {
+    if ((value.charCodeAt(i) | 0x20) !== BEARER.charCodeAt(i)) return undefined
+  }
+  if (value.length === 6) throw new TokenMalformed('"Bearer" without a token')
+  if (value.charCodeAt(6) !== 32) return undefined // "Bearerx…" is another scheme
+  let start = 7
+  while (value.charCodeAt(start) === 32) start++
+  let end = value.length
+  while (end > start && value.charCodeAt(end - 1) === 32) end--
+  if (start === end) throw new TokenMalformed('"Bearer" without a token')
+  return value.slice(start, end)
+}
+
+/** The value of cookie `name` in a Cookie header (RFC 6265 §4.2.1), unquoted, not decoded. */
+function cookieValue(header: string, name: string): string | undefined {
+  let start = 0
+  while (start < header.length) {
+    let end = header.indexOf(';', start)
+    if (end === -1) end = header.length
+    while (header.charCodeAt(start) === 32 || header.charCodeAt(start) === 9) start++
+    const eq = header.indexOf('=', start)
+    if (eq !== -1 && eq < end && header.slice(start, eq).trimEnd() === name) {
+      let value = header.slice(eq + 1, end).trim()
+      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"'))
+        value = value.slice(1, -1)
+      return value
+    }
+    start = end + 1
+  }
+  return undefined
+}

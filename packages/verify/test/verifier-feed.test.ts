@@ -1,0 +1,242 @@
+// The revocation feed end to end against a (fake) issuer on loopback: backlog and ready, revocation
+// by sid/sub/jti on cached and fresh tokens, idempotence, expiry, resume with Last-Event-ID across
+// a restart, bad credentials, and staleness under both policies.
+import assert from 'node:assert/strict'
+import { afterEach, describe, test } from 'node:test'
+import { TokenRevoked, VerifierUnavailable, createVerifier } from '../src/index.ts'
+import type { RevocationOptions, VerifierEvent, VerifierOptions } from '../src/index.ts'
+import { AUDIENCE, FEED_CLIENT_ID, FEED_CLIENT_SECRET, FakeIssuer, waitFor } from './fake-issuer.ts'
+import type { FakeIssuerOptions } from './fake-issuer.ts'
+
+const cleanup: Array<() => Promise<unknown>> = []
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn()
+})
+
+async function setup(
+  revocation: Partial<RevocationOptions> = {},
+  options: Partial<VerifierOptions> = {},
+  issuerOptions: FakeIssuerOptions = {},
+  prepare: (issuer: FakeIssuer) => void = () => {},
+) {
+  const issuer = await FakeIssuer.start(issuerOptions)
+  prepare(issuer)
+  const events: VerifierEvent[] = []
+  const verifier = createVerifier({
+    issuer: issuer.url,
+    audience: AUDIENCE,
+    revocation: {
+      clientId: FEED_CLIENT_ID,
+      clientSecret: FEED_CLIENT_SECRET,
+      staleAfterMs: 400,
+      ...revocation,
+    },
+    onEvent: (event) => events.push(event),
+    ...options,
+  })
+  cleanup.push(
+    () => issuer.close(),
+    () => verifier.close(),
+  )
+  return { issuer, verifier, events }
+}
+
+function revokedBy(by: string) {
+  return (error: unknown) => {
+    assert.ok(error instanceof TokenRevoked, String(error))
+    assert.equal(error.by, by)
+    assert.equal(error.code, 'ERR_TOKEN_REVOKED')
+    return true
+  }
+}
+
+/** Resolves once `verify(token)` rejects with TokenRevoked (the feed is asynchronous). */
+async function rejectedSoon(verify: () => Promise<unknown>): Promise<unknown> {
+  const deadline = Date.now() + 3_000
+  for (;;) {
+    try {
+      await verify()
+    } catch (error) {
+      return error
+    }
+    if (Date.now() > deadline) throw new Error('token still accepted after 3 s')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+describe('revocation feed', () => {
+  test('ready() waits for the backlog, which is applied before it resolves', async () => {
+    const { issuer, verifier, events } = await setup({}, {}, {}, (issuer) => {
+      issuer.revoke('sid', 'sid-gone')
+    })
+    await verifier.ready()
+    await assert.rejects(verifier.verify(await issuer.sign({ sid: 'sid-gone' })), revokedBy('sid'))
+    assert.deepEqual(verifier.status(), {
+      keys: 1,
+      feed: 'live',
+      lastEventId: 1,
+      revocations: 1,
+      cacheSize: 1,
+    })
+    assert.ok(events.some((e) => e.type === 'feed.connected'))
+    assert.ok(events.some((e) => e.type === 'feed.ready' && e.seq === 1 && e.revocations === 1))
+    assert.deepEqual(issuer.lastEventIds, [''])
+  })
+
+  test('a live sid revocation rejects a token already in the cache', async () => {
+    const { issuer, verifier } = await setup()
+    await verifier.ready()
+    const token = await issuer.sign({ sid: 'sid-1' })
+    const first = await verifier.verify(token)
+    assert.equal(await verifier.verify(token), first, 'second verify is a cache hit (same object)')
+    issuer.revoke('sid', 'sid-1')
+    revokedBy('sid')(await rejectedSoon(() => verifier.verify(token)))
+    // other sessions are untouched
+    assert.equal((await verifier.verify(await issuer.sign({ sid: 'sid-2' }))).sid, 'sid-2')
+  })
+
+  test('a jti revocation rejects that token only', async () => {
+    const { issuer, verifier } = await setup()
+    await verifier.ready()
+    const token = await issuer.sign({ jti: 'jti-1' })
+    const other = await issuer.sign({ jti: 'jti-2' })
+    await verifier.verify(token)
+    issuer.revoke('jti', 'jti-1')
+    revokedBy('jti')(await rejectedSoon(() => verifier.verify(token)))
+    assert.equal((await verifier.verify(other)).jti, 'jti-2')
+  })
+
+  test('a sub cut-off rejects tokens issued at or before it, including the same second', async () => {
+    const { issuer, verifier } = await setup()
+    await verifier.ready()
+    const second = Math.floor(Date.now() / 1000) - 10
+    const before = await issuer.sign({ sub: 'alice' }, undefined, (second - 1) * 1000)
+    // issued in the cut-off's second, possibly after it: rejected as well (iat has whole seconds)
+    const sameSecond = await issuer.sign({ sub: 'alice' }, undefined, second * 1000)
+    const after = await issuer.sign({ sub: 'alice' }, undefined, (second + 1) * 1000)
+    const bob = await issuer.sign({ sub: 'bob' }, undefined, (second - 1) * 1000)
+    await verifier.verify(before)
+    issuer.revoke('sub', 'alice', second * 1000 + 500)
+    revokedBy('sub')(await rejectedSoon(() => verifier.verify(before)))
+    await assert.rejects(verifier.verify(sameSecond), revokedBy('sub'))
+    assert.equal((await verifier.verify(after)).sub, 'alice')
+    assert.equal((await verifier.verify(bob)).sub, 'bob')
+    // a later cut-off for the same user widens it; an earlier one does not narrow it
+    issuer.revoke('sub', 'alice', (second + 1) * 1000)
+    revokedBy('sub')(await rejectedSoon(() => verifier.verify(after)))
+    issuer.revoke('sub', 'alice', (second - 100) * 1000)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await assert.rejects(verifier.verify(after), revokedBy('sub'))
+  })
+
+  test('repeated and out-of-order entries apply once; Last-Event-ID is the highest id', async () => {
+    const { issuer, verifier, events } = await setup()
+    await verifier.ready()
+    const entry = (value: string) =>
+      JSON.stringify({ kind: 'jti', value, at: Date.now(), expires_at: Date.now() + 60_000 })
+    issuer.broadcast(`event: revocation\nid: 7\ndata: ${entry('j7')}\n\n`)
+    issuer.broadcast(`event: revocation\nid: 5\ndata: ${entry('j5')}\n\n`)
+    issuer.broadcast(`event: revocation\r\nid: 7\r\ndata: ${entry('j7')}\r\n\r\n`)
+    issuer.broadcast(`: a comment\nevent: revocation\nid: 8\ndata: {"kind":"nope"}\n\n`)
+    await waitFor(
+      () => events.some((e) => e.type === 'feed.error'),
+      3_000,
+      'the invalid entry to be reported',
+    )
+    const status = verifier.status()
+    assert.equal(status.revocations, 2)
+    assert.equal(status.lastEventId, 7)
+    await assert.rejects(verifier.verify(await issuer.sign({ jti: 'j5' })), revokedBy('jti'))
+  })
+
+  test('entries are dropped after expires_at, so memory holds only what is still relevant', async () => {
+    const { issuer, verifier } = await setup()
+    await verifier.ready()
+    issuer.revoke('jti', 'short', Date.now(), Date.now() + 150)
+    issuer.revoke('jti', 'long', Date.now(), Date.now() + 60_000)
+    // an entry already expired on arrival is not even stored
+    issuer.broadcast(
+      `event: revocation\nid: 99\ndata: ${JSON.stringify({ kind: 'sid', value: 'old', at: 1, expires_at: 2 })}\n\n`,
+    )
+    await waitFor(() => verifier.status().lastEventId === 99, 3_000, 'the entries')
+    assert.equal(verifier.status().revocations, 2)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    assert.equal(verifier.status().revocations, 1)
+  })
+
+  test('resumes with Last-Event-ID after the issuer restarts, missing nothing', async () => {
+    const { issuer, verifier, events } = await setup({ staleAfterMs: 5_000 })
+    await verifier.ready()
+    const kept = await issuer.sign({ sid: 'sid-a' })
+    const lost = await issuer.sign({ sid: 'sid-b' })
+    issuer.revoke('sid', 'sid-a')
+    await rejectedSoon(() => verifier.verify(kept))
+    await issuer.stop()
+    // made while the verifier is disconnected: must arrive from the backlog on resume
+    issuer.revoke('sid', 'sid-b')
+    await verifier.verify(lost) // not known yet
+    await issuer.restart()
+    revokedBy('sid')(await rejectedSoon(() => verifier.verify(lost)))
+    assert.deepEqual(issuer.lastEventIds, ['', '1'])
+    assert.equal(verifier.status().lastEventId, 2)
+    assert.equal(verifier.status().feed, 'live')
+    assert.ok(events.some((e) => e.type === 'feed.error' || e.type === 'feed.disconnected'))
+  })
+
+  test('after a clean end of stream it reconnects at once (retry:) with Last-Event-ID', async () => {
+    const { issuer, verifier } = await setup()
+    await verifier.ready()
+    issuer.revoke('jti', 'x')
+    await waitFor(() => verifier.status().lastEventId === 1, 3_000, 'the entry')
+    issuer.endFeeds()
+    await waitFor(() => issuer.lastEventIds.length === 2, 3_000, 'a reconnect')
+    assert.equal(issuer.lastEventIds[1], '1')
+  })
+
+  test('401 from the feed: feed.error, ready() rejects, and it keeps trying slowly', async () => {
+    const { verifier, events, issuer } = await setup({ clientSecret: 'wrong' })
+    await assert.rejects(verifier.ready(), (error: unknown) => {
+      assert.ok(error instanceof VerifierUnavailable)
+      assert.match(error.message, /refused the revocation feed credentials/)
+      return true
+    })
+    assert.ok(events.some((e) => e.type === 'feed.error' && e.status === 401))
+    assert.equal(verifier.status().feed, 'connecting')
+    assert.equal(issuer.counts.feed, 1)
+  })
+
+  test('fail-open: a silent feed turns stale, verification goes on, and it recovers', async () => {
+    const { issuer, verifier, events } = await setup({ staleAfterMs: 300 })
+    await verifier.ready()
+    const token = await issuer.sign()
+    issuer.silent = true
+    await waitFor(() => verifier.status().feed === 'stale', 3_000, 'staleness')
+    assert.ok(events.some((e) => e.type === 'feed.stale' && e.silentMs > 300))
+    assert.equal((await verifier.verify(token)).sub, 'user-1')
+    issuer.silent = false
+    await waitFor(() => verifier.status().feed === 'live', 3_000, 'recovery')
+    assert.ok(issuer.lastEventIds.length >= 2, 'the stale connection was dropped and reopened')
+  })
+
+  test('fail-closed: VerifierUnavailable until live, and again while stale', async () => {
+    const { issuer, verifier } = await setup(
+      { staleAfterMs: 300, policy: 'fail-closed' },
+      {},
+      {},
+      (issuer) => {
+        issuer.silent = true
+      },
+    )
+    const token = await issuer.sign()
+    await assert.rejects(verifier.verify(token), VerifierUnavailable) // no backlog yet
+    issuer.silent = false
+    await verifier.ready() // the hung first attempt is dropped after staleAfterMs and retried
+    assert.equal((await verifier.verify(token)).sub, 'user-1')
+    issuer.silent = true
+    await waitFor(() => verifier.status().feed === 'stale', 3_000, 'staleness')
+    await assert.rejects(verifier.verify(token), VerifierUnavailable)
+    issuer.silent = false
+    await waitFor(() => verifier.status().feed === 'live', 3_000, 'recovery')
+    assert.equal((await verifier.verify(token)).sub, 'user-1')
+  })
+})
