@@ -55,12 +55,12 @@ app.get('/cart', requireAuth(verifier, { scope: 'cart:read' }), (req, res) => {
 app.post('/cart/items', requireAuth(verifier, { scope: 'cart:write' }), (req, res) => {
   const { sku, qty } = (req.body ?? {}) as { sku?: unknown; qty?: unknown }
   const price = typeof sku === 'string' ? PRICES[sku] : undefined
-  if (price === undefined || !Number.isInteger(qty) || (qty as number) < 1 || (qty as number) > 100) {
+  if (typeof sku !== 'string' || price === undefined || typeof qty !== 'number' || !Number.isInteger(qty) || qty < 1 || qty > 100) {
     res.status(400).json({ error: 'invalid_request', error_description: `sku is one of ${Object.keys(PRICES).join(', ')}; qty 1 to 100` })
     return
   }
   const items = carts.get(req.auth!.sub) ?? []
-  items.push({ sku, qty: qty as number, price })
+  items.push({ sku, qty, price })
   carts.set(req.auth!.sub, items)
   res.status(201).json({ items })
 })
