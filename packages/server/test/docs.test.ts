@@ -45,3 +45,12 @@ describe('docs/events.md', () => {
     assert.deepEqual([...emitted].sort(), Object.keys(EVENTS).sort())
   })
 })
+
+describe('docs/configuration.md', () => {
+  it('lists exactly the variables config.ts reads', () => {
+    const source = readFileSync(new URL('../src/config.ts', import.meta.url), 'utf8')
+    const read = new Set([...source.matchAll(/\b(TOKENBOOTH_[A-Z_]+)\b/g)].map((m) => m[1]!))
+    assert.ok(read.size >= 20, `found only ${read.size} variables`)
+    assert.deepEqual(documented('configuration.md').sort(), [...read].sort())
+  })
+})
