@@ -6,6 +6,7 @@ import type { FetchLike } from './discovery.ts'
 import type { VerifierEvent } from './events.ts'
 import { createKeySet } from './key-set.ts'
 import type { KeySet, PublicJwk } from './key-set.ts'
+import { assertIssuerAudience } from './verify-jwt.ts'
 
 /**
  * How the verifier follows the booth's revocation feed. The verifier authenticates to the feed as
@@ -108,17 +109,7 @@ export function resolveOptions(options: VerifierOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null)
     throw new TypeError('"options" must be an object')
   const { issuer, audience, jwks, revocation = false, cookie, onEvent } = options
-  if (typeof issuer !== 'string' || issuer === '') {
-    throw new TypeError(`"issuer" must be a non-empty string, got ${typeof issuer}`)
-  }
-  const validAudience =
-    typeof audience === 'string'
-      ? audience !== ''
-      : Array.isArray(audience) &&
-        audience.length > 0 &&
-        audience.every((a: unknown) => typeof a === 'string' && a !== '')
-  if (!validAudience)
-    throw new TypeError('"audience" must be a non-empty string or array of non-empty strings')
+  assertIssuerAudience(issuer, audience)
   const fetchFn = options.fetch ?? globalThis.fetch
   if (typeof fetchFn !== 'function')
     throw new TypeError('"fetch" must be a function (no global fetch here)')

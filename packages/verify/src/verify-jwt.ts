@@ -171,14 +171,8 @@ function normalizeTyp(typ: string): string {
   return lower.startsWith('application/') ? lower.slice(12) : lower
 }
 
-function assertOptions(
-  issuer: unknown,
-  audience: unknown,
-  clockTolerance: unknown,
-  now: unknown,
-  typ: unknown,
-  ignoreExpiration: unknown,
-): void {
+/** Throws `TypeError` unless `issuer` is a non-empty string and `audience` one or more. */
+export function assertIssuerAudience(issuer: unknown, audience: unknown): void {
   if (typeof issuer !== 'string' || issuer === '') {
     throw new TypeError(`"issuer" must be a non-empty string, got ${typeof issuer}`)
   }
@@ -191,6 +185,17 @@ function assertOptions(
   if (!validAudience) {
     throw new TypeError('"audience" must be a non-empty string or array of non-empty strings')
   }
+}
+
+function assertOptions(
+  issuer: unknown,
+  audience: unknown,
+  clockTolerance: unknown,
+  now: unknown,
+  typ: unknown,
+  ignoreExpiration: unknown,
+): void {
+  assertIssuerAudience(issuer, audience)
   if (typeof clockTolerance !== 'number' || !(clockTolerance >= 0 && clockTolerance < Infinity)) {
     throw new TypeError(
       `"clockTolerance" must be a finite number ≥ 0, got ${String(clockTolerance)}`,
