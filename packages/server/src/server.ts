@@ -18,6 +18,7 @@ import { createEvents } from './domain/events.ts'
 import { createKeyManager } from './domain/keys.ts'
 import { createKeyring } from './domain/keyring.ts'
 import { createMetrics } from './domain/metrics.ts'
+import { dummyHash } from './domain/passwords.ts'
 import { createRevocationFeed } from './domain/revocation-feed.ts'
 import { loadOrCreateSecret } from './domain/secret-file.ts'
 import { createThrottle } from './domain/throttle.ts'
@@ -111,6 +112,8 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
     onRotate: (key) => events.emit('signing_key.created', { kid: key.kid, alg: key.alg, activates_at: new Date(key.activatesAt).toISOString() }),
   })
   for (const warning of configWarnings(config)) log.warn(warning)
+  // Hash the dummy password now, so the first unknown-user login costs what any other does.
+  await dummyHash()
 
   const ctx: BoothContext = { config, store, keys, events, throttle: createThrottle(), clock }
   const app = Fastify({
