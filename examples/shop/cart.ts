@@ -19,12 +19,17 @@ const verifier = createVerifier({
 
 type Item = { sku: string; qty: number; price: number }
 const carts = new Map<string, Item[]>()
-const PRICES: Record<string, number> = { 'bus-token': 1250, 'day-pass': 5000, 'monthly-pass': 55000 }
+const PRICES: Record<string, number> = {
+  'bus-token': 1250,
+  'day-pass': 5000,
+  'monthly-pass': 55000,
+}
 
 // The service's own token for calling payment, reused until shortly before it expires.
 let serviceToken: { token: string; expiresAt: number } | undefined
 async function paymentToken(): Promise<string> {
-  if (serviceToken !== undefined && serviceToken.expiresAt - Date.now() > 30_000) return serviceToken.token
+  if (serviceToken !== undefined && serviceToken.expiresAt - Date.now() > 30_000)
+    return serviceToken.token
   const res = await fetch(`${BOOTH_URL}/token`, {
     method: 'POST',
     headers: {
@@ -55,8 +60,20 @@ app.get('/cart', requireAuth(verifier, { scope: 'cart:read' }), (req, res) => {
 app.post('/cart/items', requireAuth(verifier, { scope: 'cart:write' }), (req, res) => {
   const { sku, qty } = (req.body ?? {}) as { sku?: unknown; qty?: unknown }
   const price = typeof sku === 'string' ? PRICES[sku] : undefined
-  if (typeof sku !== 'string' || price === undefined || typeof qty !== 'number' || !Number.isInteger(qty) || qty < 1 || qty > 100) {
-    res.status(400).json({ error: 'invalid_request', error_description: `sku is one of ${Object.keys(PRICES).join(', ')}; qty 1 to 100` })
+  if (
+    typeof sku !== 'string' ||
+    price === undefined ||
+    typeof qty !== 'number' ||
+    !Number.isInteger(qty) ||
+    qty < 1 ||
+    qty > 100
+  ) {
+    res
+      .status(400)
+      .json({
+        error: 'invalid_request',
+        error_description: `sku is one of ${Object.keys(PRICES).join(', ')}; qty 1 to 100`,
+      })
     return
   }
   const items = carts.get(req.auth!.sub) ?? []
@@ -76,17 +93,27 @@ app.post('/checkout', requireAuth(verifier, { scope: 'cart:write' }), async (req
   try {
     const paid = await fetch(`${PAYMENT_URL}/payments`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${await paymentToken()}`, 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${await paymentToken()}`,
+        'content-type': 'application/json',
+      },
       body: JSON.stringify({ user: sub, amount }),
     })
     if (!paid.ok) {
-      res.status(502).json({ error: 'payment_failed', error_description: `payment answered ${paid.status}` })
+      res
+        .status(502)
+        .json({ error: 'payment_failed', error_description: `payment answered ${paid.status}` })
       return
     }
     carts.delete(sub)
     res.json({ paid: amount, receipt: await paid.json() })
   } catch {
-    res.status(502).json({ error: 'payment_unreachable', error_description: 'the payment service is unreachable' })
+    res
+      .status(502)
+      .json({
+        error: 'payment_unreachable',
+        error_description: 'the payment service is unreachable',
+      })
   }
 })
 

@@ -11,7 +11,10 @@ import { AUDIENCE, BOOTH_URL, PAYMENT_PORT, required } from './config.ts'
 const verifier = createVerifier({
   issuer: BOOTH_URL,
   audience: AUDIENCE,
-  revocation: { clientId: required('PAYMENT_CLIENT_ID'), clientSecret: required('PAYMENT_CLIENT_SECRET') },
+  revocation: {
+    clientId: required('PAYMENT_CLIENT_ID'),
+    clientSecret: required('PAYMENT_CLIENT_SECRET'),
+  },
 })
 
 const ledger: Array<{ id: number; user: string; amount: number; by: string; at: string }> = []
@@ -21,10 +24,26 @@ app.get('/healthz', (c) => c.json({ status: 'ok', verifier: verifier.status() })
 
 app.post('/payments', requireAuth(verifier, { scope: 'payment:pay' }), async (c) => {
   const body = (await c.req.json().catch(() => ({}))) as { user?: unknown; amount?: unknown }
-  if (typeof body.user !== 'string' || !Number.isInteger(body.amount) || (body.amount as number) <= 0) {
-    return c.json({ error: 'invalid_request', error_description: 'user (string) and amount (positive integer) are required' }, 400)
+  if (
+    typeof body.user !== 'string' ||
+    !Number.isInteger(body.amount) ||
+    (body.amount as number) <= 0
+  ) {
+    return c.json(
+      {
+        error: 'invalid_request',
+        error_description: 'user (string) and amount (positive integer) are required',
+      },
+      400,
+    )
   }
-  const entry = { id: ledger.length + 1, user: body.user, amount: body.amount as number, by: c.get('auth').client_id, at: new Date().toISOString() }
+  const entry = {
+    id: ledger.length + 1,
+    user: body.user,
+    amount: body.amount as number,
+    by: c.get('auth').client_id,
+    at: new Date().toISOString(),
+  }
   ledger.push(entry)
   return c.json(entry, 201)
 })

@@ -36,7 +36,11 @@ function client(name: string, scope: string): Credentials {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const file = `${dataDir}/${name}.json`
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Credentials
-  const out = spawnSync(process.execPath, [bin, 'clients', 'add', name, '--scope', scope, '--json'], { env: boothEnv, encoding: 'utf8' })
+  const out = spawnSync(
+    process.execPath,
+    [bin, 'clients', 'add', name, '--scope', scope, '--json'],
+    { env: boothEnv, encoding: 'utf8' },
+  )
   if (out.status !== 0) throw new Error(`could not register ${name}: ${out.stderr}`)
   writeFileSync(file, out.stdout, { mode: 0o600 })
   return JSON.parse(out.stdout) as Credentials
@@ -78,8 +82,16 @@ process.on('SIGTERM', stop)
 start('booth', [bin, 'serve'], boothEnv)
 await healthy(BOOTH_URL)
 const serviceEnv = { ...process.env, SHOP_BOOTH_URL: BOOTH_URL, SHOP_AUDIENCE: AUDIENCE }
-start('cart', [here('./cart.ts')], { ...serviceEnv, CART_CLIENT_ID: cart.client_id, CART_CLIENT_SECRET: cart.client_secret })
-start('payment', [here('./payment.ts')], { ...serviceEnv, PAYMENT_CLIENT_ID: payment.client_id, PAYMENT_CLIENT_SECRET: payment.client_secret })
+start('cart', [here('./cart.ts')], {
+  ...serviceEnv,
+  CART_CLIENT_ID: cart.client_id,
+  CART_CLIENT_SECRET: cart.client_secret,
+})
+start('payment', [here('./payment.ts')], {
+  ...serviceEnv,
+  PAYMENT_CLIENT_ID: payment.client_id,
+  PAYMENT_CLIENT_SECRET: payment.client_secret,
+})
 await Promise.all([healthy(CART_URL), healthy(PAYMENT_URL)])
 console.log(`
 The shop is open:

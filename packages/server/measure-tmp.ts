@@ -8,7 +8,8 @@ t = performance.now()
 const b = await a.clone()
 console.log('pglite clone', performance.now() - t)
 t = performance.now()
-const c = new PGlite(); await c.waitReady
+const c = new PGlite()
+await c.waitReady
 console.log('pglite new 2', performance.now() - t)
 const r = await a.query('select 9007199254740991::int8 as x, 1::bigint as y')
 console.log(r.rows, typeof (r.rows[0] as any).x)

@@ -15,7 +15,9 @@ const TTL = 20
 
 async function counter(booth: Booth, event: string): Promise<number> {
   const text = await (await fetch(`${booth.url}/metrics`)).text()
-  const line = text.split('\n').find((l) => l.startsWith(`tokenbooth_events_total{event="${event}"}`))
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`tokenbooth_events_total{event="${event}"}`))
   return line === undefined ? 0 : Number(line.split(' ')[1])
 }
 
@@ -44,10 +46,22 @@ describe('pages in Chromium', () => {
     booth = await startBooth({ env: { TOKENBOOTH_ACCESS_TOKEN_TTL: String(TTL) } })
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     })
-    laptop = await browser.newContext({ userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36' })
-    phone = await browser.newContext({ userAgent: 'Mozilla/5.0 (Linux; Android 15) Chrome/156.0 Mobile Safari/537.36' })
+    laptop = await browser.newContext({
+      userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36',
+    })
+    phone = await browser.newContext({
+      userAgent: 'Mozilla/5.0 (Linux; Android 15) Chrome/156.0 Mobile Safari/537.36',
+    })
   })
 
   after(async () => {
@@ -62,7 +76,10 @@ describe('pages in Chromium', () => {
     await page.fill('#signup-username', 'mina')
     await page.fill('#signup-password', 'password1')
     await page.click('#signup button[type=submit]')
-    await page.locator('#signup-error').filter({ hasText: /too common/ }).waitFor()
+    await page
+      .locator('#signup-error')
+      .filter({ hasText: /too common/ })
+      .waitFor()
     await shot(page, '01-signup-common-password')
     await page.fill('#signup-password', 'a long bus ride home')
     await page.click('#signup button[type=submit]')
@@ -102,17 +119,38 @@ describe('pages in Chromium', () => {
     // The first refresh comes when the token nears expiry (half its lifetime left, for a 20 s
     // token); both tabs poll every 3 s. Within 3.5 s of it, both tabs have loaded the list with
     // the new token, and the booth has seen one refresh, not two.
-    await until(async () => (await counter(booth, 'refresh_token.rotated')) > rotatedBefore, TTL * 1000, 'the first refresh')
+    await until(
+      async () => (await counter(booth, 'refresh_token.rotated')) > rotatedBefore,
+      TTL * 1000,
+      'the first refresh',
+    )
     const [firstBefore, secondBefore] = [await updated(first), await updated(second)]
-    await until(async () => (await updated(first)) !== firstBefore && (await updated(second)) !== secondBefore, 8000, 'both tabs to poll again')
-    assert.equal(await counter(booth, 'refresh_token.rotated') - rotatedBefore, 1, 'exactly one refresh for both tabs')
+    await until(
+      async () =>
+        (await updated(first)) !== firstBefore && (await updated(second)) !== secondBefore,
+      8000,
+      'both tabs to poll again',
+    )
+    assert.equal(
+      (await counter(booth, 'refresh_token.rotated')) - rotatedBefore,
+      1,
+      'exactly one refresh for both tabs',
+    )
 
     // Past the first token's expiry both tabs still work, and no tab ever raced another with
     // the same refresh token (a retried rotation would show it).
-    await until(async () => Date.now() > loggedInAt + TTL * 1000 + 3500, (TTL + 5) * 1000, 'the first token to expire')
+    await until(
+      async () => Date.now() > loggedInAt + TTL * 1000 + 3500,
+      (TTL + 5) * 1000,
+      'the first token to expire',
+    )
     assert.equal(await first.locator('#signed-out').isVisible(), false)
     assert.equal(await second.locator('#signed-out').isVisible(), false)
-    assert.equal(await counter(booth, 'refresh_token.retried') - retriedBefore, 0, 'no second tab raced the first')
+    assert.equal(
+      (await counter(booth, 'refresh_token.retried')) - retriedBefore,
+      0,
+      'no second tab raced the first',
+    )
     assert.equal(await counter(booth, 'refresh_token.reused'), 0)
     await shot(first, '03-tab-one-after-expiry')
     await shot(second, '04-tab-two-after-expiry')
@@ -149,7 +187,11 @@ describe('pages in Chromium', () => {
 
   it('the debugger verifies a real token and flags a tampered one, sending the token nowhere', async () => {
     await postJson(`${booth.url}/signup`, { username: 'jun', password: 'another long passphrase' })
-    const { body } = await postForm(`${booth.url}/token`, { grant_type: 'password', username: 'jun', password: 'another long passphrase' })
+    const { body } = await postForm(`${booth.url}/token`, {
+      grant_type: 'password',
+      username: 'jun',
+      password: 'another long passphrase',
+    })
     const token = body.access_token as string
     const page = await laptop.newPage()
     const requests: string[] = []
@@ -168,7 +210,10 @@ describe('pages in Chromium', () => {
     await page.locator('#verdict[data-state=invalid]').waitFor()
     assert.match(await page.locator('#verdict').innerText(), /does NOT verify/)
     await shot(page, '09-debugger-tampered')
-    assert.ok(requests.every((r) => !r.includes(s)), 'the token never left the page')
+    assert.ok(
+      requests.every((r) => !r.includes(s)),
+      'the token never left the page',
+    )
   })
 
   it('serves the pages with a strict Content-Security-Policy and no inline code', async () => {

@@ -12,20 +12,32 @@ describe('signing algorithms', () => {
       const booth = await startBooth({ env: { TOKENBOOTH_SIGNING_ALG: alg } })
       try {
         const jwks = (await call(`${booth.url}/.well-known/jwks.json`)).body
-        assert.deepEqual(jwks.keys.map((k: { alg: string }) => k.alg), [alg])
+        assert.deepEqual(
+          jwks.keys.map((k: { alg: string }) => k.alg),
+          [alg],
+        )
         const tokens = await signUpAndLogin(booth.url, uniqueName(alg.toLowerCase()))
-        assert.equal((await call(`${booth.url}/userinfo`, { headers: bearer(tokens.access_token) })).status, 200)
-        const { protectedHeader, payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${booth.url}/.well-known/jwks.json`)), {
-          issuer: booth.url,
-          audience: booth.url,
-          typ: 'at+jwt',
-          algorithms: [alg],
-        })
+        assert.equal(
+          (await call(`${booth.url}/userinfo`, { headers: bearer(tokens.access_token) })).status,
+          200,
+        )
+        const { protectedHeader, payload } = await jwtVerify(
+          tokens.access_token,
+          createRemoteJWKSet(new URL(`${booth.url}/.well-known/jwks.json`)),
+          {
+            issuer: booth.url,
+            audience: booth.url,
+            typ: 'at+jwt',
+            algorithms: [alg],
+          },
+        )
         assert.equal(protectedHeader.alg, alg)
         assert.equal(typeof payload.sid, 'string')
         // A local copy of the key set, used with another algorithm, refuses the token.
         const other = alg === 'RS256' ? 'PS256' : 'RS256'
-        await assert.rejects(jwtVerify(tokens.access_token, createLocalJWKSet(jwks), { algorithms: [other] }))
+        await assert.rejects(
+          jwtVerify(tokens.access_token, createLocalJWKSet(jwks), { algorithms: [other] }),
+        )
       } finally {
         await booth.stop()
       }
@@ -34,12 +46,19 @@ describe('signing algorithms', () => {
 
   it('HS256: only with an explicit 256-bit secret, warned about, and no key is published', async () => {
     const secret = Buffer.alloc(32, 9).toString('base64url')
-    const booth = await startBooth({ env: { TOKENBOOTH_SIGNING_ALG: 'HS256', TOKENBOOTH_HMAC_SECRET: secret } })
+    const booth = await startBooth({
+      env: { TOKENBOOTH_SIGNING_ALG: 'HS256', TOKENBOOTH_HMAC_SECRET: secret },
+    })
     try {
       assert.deepEqual((await call(`${booth.url}/.well-known/jwks.json`)).body.keys, [])
       const tokens = await signUpAndLogin(booth.url, uniqueName('hs'))
-      assert.equal((await call(`${booth.url}/userinfo`, { headers: bearer(tokens.access_token) })).status, 200)
-      await jwtVerify(tokens.access_token, Buffer.from(secret, 'base64url'), { algorithms: ['HS256'] })
+      assert.equal(
+        (await call(`${booth.url}/userinfo`, { headers: bearer(tokens.access_token) })).status,
+        200,
+      )
+      await jwtVerify(tokens.access_token, Buffer.from(secret, 'base64url'), {
+        algorithms: ['HS256'],
+      })
       assert.match(booth.output(), /HS256 is configured/)
     } finally {
       await booth.stop()

@@ -36,7 +36,12 @@ describe('cookie mode', () => {
     return call(`${booth.url}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-      body: new URLSearchParams({ grant_type: 'password', username, password: PASSWORD, token_delivery: 'cookie' }),
+      body: new URLSearchParams({
+        grant_type: 'password',
+        username,
+        password: PASSWORD,
+        token_delivery: 'cookie',
+      }),
     })
   }
 
@@ -85,16 +90,28 @@ describe('cookie mode', () => {
     const rt = cookies.get('tb_rt')!.split(';')[0]!
     assert.equal((await call(`${booth.url}/sessions`, { headers: { cookie: at } })).status, 200)
     // A forged cross-site logout (a form post or an image) carries the cookie but not the header.
-    for (const headers of [{ cookie: at }, { cookie: at, origin: 'https://evil.example', 'x-tokenbooth-csrf': '1' }]) {
+    for (const headers of [
+      { cookie: at },
+      { cookie: at, origin: 'https://evil.example', 'x-tokenbooth-csrf': '1' },
+    ]) {
       const forged = await call(`${booth.url}/logout/all`, { method: 'POST', headers })
       assert.equal(forged.status, 400)
     }
-    assert.equal((await call(`${booth.url}/sessions`, { headers: { cookie: at } })).status, 200, 'still signed in')
+    assert.equal(
+      (await call(`${booth.url}/sessions`, { headers: { cookie: at } })).status,
+      200,
+      'still signed in',
+    )
 
     // Refresh from the cookie: new cookies, the old refresh cookie is consumed.
     const refreshed = await call(`${booth.url}/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: rt, origin, 'x-tokenbooth-csrf': '1' },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        cookie: rt,
+        origin,
+        'x-tokenbooth-csrf': '1',
+      },
       body: 'grant_type=refresh_token&token_delivery=cookie',
     })
     assert.equal(refreshed.status, 200, refreshed.text)
@@ -102,7 +119,10 @@ describe('cookie mode', () => {
     assert.notEqual(next.get('tb_rt')!.split(';')[0], rt)
     const at2 = next.get('tb_at')!.split(';')[0]!
 
-    const logout = await call(`${booth.url}/logout`, { method: 'POST', headers: { cookie: at2, origin, 'x-tokenbooth-csrf': '1' } })
+    const logout = await call(`${booth.url}/logout`, {
+      method: 'POST',
+      headers: { cookie: at2, origin, 'x-tokenbooth-csrf': '1' },
+    })
     assert.equal(logout.status, 200)
     const cleared = cookiesOf(logout)
     assert.match(cleared.get('tb_at')!, /Max-Age=0|Expires=Thu, 01 Jan 1970/i)
@@ -112,18 +132,32 @@ describe('cookie mode', () => {
   it('refuses cookie delivery for client_credentials', async () => {
     const res = await call(`${booth.url}/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin, 'x-tokenbooth-csrf': '1' },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        origin,
+        'x-tokenbooth-csrf': '1',
+      },
       body: 'grant_type=client_credentials&token_delivery=cookie',
     })
     assert.equal(res.status, 400)
   })
 
   it('CORS: the configured origin is allowed with credentials; others get no CORS headers', async () => {
-    const ok = await call(`${booth.url}/token`, { method: 'OPTIONS', headers: { origin: app, 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-tokenbooth-csrf' } })
+    const ok = await call(`${booth.url}/token`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: app,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'x-tokenbooth-csrf',
+      },
+    })
     assert.equal(ok.headers.get('access-control-allow-origin'), app)
     assert.equal(ok.headers.get('access-control-allow-credentials'), 'true')
     assert.match(ok.headers.get('access-control-allow-headers') ?? '', /x-tokenbooth-csrf/)
-    const evil = await call(`${booth.url}/token`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } })
+    const evil = await call(`${booth.url}/token`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    })
     assert.equal(evil.headers.get('access-control-allow-origin'), null)
   })
 })

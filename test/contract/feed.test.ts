@@ -57,23 +57,29 @@ function subscribe(url: string, headers: Record<string, string>) {
       for (;;) {
         const found = events.find(predicate)
         if (found) return found
-        if (Date.now() > deadline) assert.fail(`no such event within ${ms} ms; got ${JSON.stringify(events)}`)
+        if (Date.now() > deadline)
+          assert.fail(`no such event within ${ms} ms; got ${JSON.stringify(events)}`)
         await new Promise((r) => setTimeout(r, 10))
       }
     },
   }
 }
 
-const sidOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sid as string
-const subOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sub as string
-const jtiOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti as string
+const sidOf = (token: string) =>
+  JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sid as string
+const subOf = (token: string) =>
+  JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sub as string
+const jtiOf = (token: string) =>
+  JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti as string
 
 describe('revocation feed', () => {
   let booth: Booth
   let auth: Record<string, string>
 
   before(async () => {
-    booth = await startBooth({ env: { TOKENBOOTH_FEED_HEARTBEAT: '1', TOKENBOOTH_REFRESH_GRACE: '0' } })
+    booth = await startBooth({
+      env: { TOKENBOOTH_FEED_HEARTBEAT: '1', TOKENBOOTH_REFRESH_GRACE: '0' },
+    })
     const client = await addClient(booth.env, 'verifier')
     auth = basic(client.client_id, client.client_secret!)
   })
@@ -95,7 +101,9 @@ describe('revocation feed', () => {
     const res = await feed.opened
     assert.equal(res.status, 200)
     assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/)
-    const snapshot = await feed.waitFor((e) => e.event === 'revocation' && e.data.value === sidOf(before.access_token))
+    const snapshot = await feed.waitFor(
+      (e) => e.event === 'revocation' && e.data.value === sidOf(before.access_token),
+    )
     assert.equal(snapshot.data.kind, 'sid')
     assert.ok(Number(snapshot.id) > 0)
     assert.ok(snapshot.data.expires_at > snapshot.data.at)
@@ -108,12 +116,21 @@ describe('revocation feed', () => {
     // DELETE /sessions/{id} → sid
     const name = uniqueName('b')
     const b1 = await signUpAndLogin(booth.url, name)
-    const b2 = await postForm(`${booth.url}/token`, { grant_type: 'password', username: name, password: 'a fine long passphrase' })
-    await call(`${booth.url}/sessions/${sidOf(b2.body.access_token)}`, { method: 'DELETE', headers: bearer(b1.access_token) })
+    const b2 = await postForm(`${booth.url}/token`, {
+      grant_type: 'password',
+      username: name,
+      password: 'a fine long passphrase',
+    })
+    await call(`${booth.url}/sessions/${sidOf(b2.body.access_token)}`, {
+      method: 'DELETE',
+      headers: bearer(b1.access_token),
+    })
     await feed.waitFor((e) => e.data.kind === 'sid' && e.data.value === sidOf(b2.body.access_token))
     // /logout/all → every sid and a sub cut-off
     await call(`${booth.url}/logout/all`, { method: 'POST', headers: bearer(b1.access_token) })
-    const cutoff = await feed.waitFor((e) => e.data.kind === 'sub' && e.data.value === subOf(b1.access_token))
+    const cutoff = await feed.waitFor(
+      (e) => e.data.kind === 'sub' && e.data.value === subOf(b1.access_token),
+    )
     assert.ok(typeof cutoff.data.at === 'number')
     await feed.waitFor((e) => e.data.kind === 'sid' && e.data.value === sidOf(b1.access_token))
     // /revoke of an access token → jti
@@ -126,8 +143,14 @@ describe('revocation feed', () => {
     await feed.waitFor((e) => e.data.kind === 'sid' && e.data.value === sidOf(d.access_token))
     // refresh-token reuse → the family's session
     const e = await signUpAndLogin(booth.url, uniqueName('e'))
-    await postForm(`${booth.url}/token`, { grant_type: 'refresh_token', refresh_token: e.refresh_token })
-    await postForm(`${booth.url}/token`, { grant_type: 'refresh_token', refresh_token: e.refresh_token })
+    await postForm(`${booth.url}/token`, {
+      grant_type: 'refresh_token',
+      refresh_token: e.refresh_token,
+    })
+    await postForm(`${booth.url}/token`, {
+      grant_type: 'refresh_token',
+      refresh_token: e.refresh_token,
+    })
     await feed.waitFor((ev) => ev.data.kind === 'sid' && ev.data.value === sidOf(e.access_token))
 
     await feed.waitFor((ev) => ev.event === 'heartbeat' && typeof ev.data.time === 'number', 3000)
@@ -141,7 +164,10 @@ describe('revocation feed', () => {
     feed.close()
     const missed = await signUpAndLogin(booth.url, uniqueName('missed'))
     await call(`${booth.url}/logout`, { method: 'POST', headers: bearer(missed.access_token) })
-    const resumed = subscribe(`${booth.url}/events/revocations`, { ...auth, 'last-event-id': String(last) })
+    const resumed = subscribe(`${booth.url}/events/revocations`, {
+      ...auth,
+      'last-event-id': String(last),
+    })
     const got = await resumed.waitFor((e) => e.data.value === sidOf(missed.access_token))
     assert.ok(Number(got.id) > last)
     await resumed.waitFor((e) => e.event === 'ready')
@@ -157,7 +183,11 @@ describe('revocation feed across two instances on one PostgreSQL', () => {
 
   before(async () => {
     db = await createTestDatabase()
-    const env = { TOKENBOOTH_DATABASE_URL: db.url, TOKENBOOTH_SECRET: randomSecret(), TOKENBOOTH_ISSUER: 'http://booth.test' }
+    const env = {
+      TOKENBOOTH_DATABASE_URL: db.url,
+      TOKENBOOTH_SECRET: randomSecret(),
+      TOKENBOOTH_ISSUER: 'http://booth.test',
+    }
     a = await startBooth({ env })
     b = await startBooth({ env })
     const client = await addClient(a.env, 'verifier')
@@ -180,7 +210,9 @@ describe('revocation feed across two instances on one PostgreSQL', () => {
       latencies.push(performance.now() - started)
     }
     latencies.sort((x, y) => x - y)
-    console.log(`# cross-instance feed latency: p50 ${latencies[4]!.toFixed(0)} ms, max ${latencies[9]!.toFixed(0)} ms (B polls the shared log every 250 ms)`)
+    console.log(
+      `# cross-instance feed latency: p50 ${latencies[4]!.toFixed(0)} ms, max ${latencies[9]!.toFixed(0)} ms (B polls the shared log every 250 ms)`,
+    )
     feed.close()
   })
 })

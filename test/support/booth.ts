@@ -10,7 +10,9 @@ import { join } from 'node:path'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 
-export const BIN = fileURLToPath(new URL('../../packages/server/bin/tokenbooth.js', import.meta.url))
+export const BIN = fileURLToPath(
+  new URL('../../packages/server/bin/tokenbooth.js', import.meta.url),
+)
 
 export async function freePort(): Promise<number> {
   const server = createServer()
@@ -81,7 +83,8 @@ export async function startBooth(options: StartOptions = {}): Promise<Booth> {
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 20_000
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`tokenbooth exited with ${child.exitCode}:\n${output}`)
+    if (child.exitCode !== null)
+      throw new Error(`tokenbooth exited with ${child.exitCode}:\n${output}`)
     try {
       const res = await fetch(`${url}/healthz`)
       if (res.ok) break

@@ -20,7 +20,11 @@ export async function call(url: string, init: RequestInit = {}): Promise<Reply> 
 }
 
 /** POST a form (RFC 6749 style). */
-export function postForm(url: string, params: Record<string, string>, headers: Record<string, string> = {}) {
+export function postForm(
+  url: string,
+  params: Record<string, string>,
+  headers: Record<string, string> = {},
+) {
   return call(url, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
@@ -29,7 +33,11 @@ export function postForm(url: string, params: Record<string, string>, headers: R
 }
 
 export function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
-  return call(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+  return call(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  })
 }
 
 export function bearer(token: string): Record<string, string> {
@@ -42,10 +50,26 @@ export function basic(id: string, secret: string): Record<string, string> {
 }
 
 /** Signs up and logs in; returns the token response. */
-export async function signUpAndLogin(base: string, username: string, password = 'a fine long passphrase', extra: Record<string, string> = {}) {
+export async function signUpAndLogin(
+  base: string,
+  username: string,
+  password = 'a fine long passphrase',
+  extra: Record<string, string> = {},
+) {
   const signup = await postJson(`${base}/signup`, { username, password })
   if (signup.status !== 201) throw new Error(`signup failed: ${signup.status} ${signup.text}`)
-  const login = await postForm(`${base}/token`, { grant_type: 'password', username, password, ...extra })
+  const login = await postForm(`${base}/token`, {
+    grant_type: 'password',
+    username,
+    password,
+    ...extra,
+  })
   if (login.status !== 200) throw new Error(`login failed: ${login.status} ${login.text}`)
-  return login.body as { access_token: string; refresh_token: string; expires_in: number; scope: string; token_type: string }
+  return login.body as {
+    access_token: string
+    refresh_token: string
+    expires_in: number
+    scope: string
+    token_type: string
+  }
 }

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 
 export const TEST_DATABASE_URL =
-  process.env.TOKENBOOTH_TEST_DATABASE_URL ?? 'postgres://tokenbooth:tokenbooth@127.0.0.1:5432/tokenbooth_test'
+  process.env.TOKENBOOTH_TEST_DATABASE_URL ??
+  'postgres://tokenbooth:tokenbooth@127.0.0.1:5432/tokenbooth_test'
 
 export interface TestDatabase {
   url: string
@@ -15,7 +16,10 @@ export interface TestDatabase {
 
 /** True when the test server answers. */
 export async function postgresReachable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 2000 })
+  const client = new pg.Client({
+    connectionString: TEST_DATABASE_URL,
+    connectionTimeoutMillis: 2000,
+  })
   try {
     await client.connect()
     await client.query('select 1')

@@ -181,19 +181,16 @@ describe('cookie mode', () => {
     other.close()
   })
 
-  it(
-    'a refresh cookie the browser dropped (its Max-Age passed) ends the session',
-    async () => {
-      const b = browser(fx.booth.url)
-      const clock = shiftedClock()
-      const client = cookieClient(b, { clock: clock.now, refreshMargin: 3 })
-      await client.login(await signUp(fx.booth), PASSWORD)
-      b.jar.delete('tb_rt')
-      clock.advance(8_000)
-      await assert.rejects(client.getAccessToken(), SessionExpired)
-      client.close()
-    },
-  )
+  it('a refresh cookie the browser dropped (its Max-Age passed) ends the session', async () => {
+    const b = browser(fx.booth.url)
+    const clock = shiftedClock()
+    const client = cookieClient(b, { clock: clock.now, refreshMargin: 3 })
+    await client.login(await signUp(fx.booth), PASSWORD)
+    b.jar.delete('tb_rt')
+    clock.advance(8_000)
+    await assert.rejects(client.getAccessToken(), SessionExpired)
+    client.close()
+  })
 
   it('two tabs of one browser (shared cookies and storage) refresh once between them', async () => {
     const b = browser(fx.booth.url)

@@ -6,8 +6,26 @@ const when = (iso) => new Date(iso).toLocaleString()
 /** "Chrome on Linux" from a user agent string; the raw string stays in the title. */
 function device(agent) {
   if (!agent) return 'Unknown device'
-  const browser = /Edg\//.test(agent) ? 'Edge' : /Chrome\//.test(agent) ? 'Chrome' : /Firefox\//.test(agent) ? 'Firefox' : /Safari\//.test(agent) ? 'Safari' : agent.split(/[ /]/)[0]
-  const os = /Windows/.test(agent) ? 'Windows' : /Android/.test(agent) ? 'Android' : /iPhone|iPad/.test(agent) ? 'iOS' : /Mac OS/.test(agent) ? 'macOS' : /Linux/.test(agent) ? 'Linux' : ''
+  const browser = /Edg\//.test(agent)
+    ? 'Edge'
+    : /Chrome\//.test(agent)
+      ? 'Chrome'
+      : /Firefox\//.test(agent)
+        ? 'Firefox'
+        : /Safari\//.test(agent)
+          ? 'Safari'
+          : agent.split(/[ /]/)[0]
+  const os = /Windows/.test(agent)
+    ? 'Windows'
+    : /Android/.test(agent)
+      ? 'Android'
+      : /iPhone|iPad/.test(agent)
+        ? 'iOS'
+        : /Mac OS/.test(agent)
+          ? 'macOS'
+          : /Linux/.test(agent)
+            ? 'Linux'
+            : ''
   return os ? `${browser} on ${os}` : browser
 }
 
@@ -39,7 +57,10 @@ function row(session) {
     revoke.type = 'button'
     revoke.className = 'secondary'
     revoke.textContent = 'Revoke'
-    revoke.setAttribute('aria-label', `Revoke the session of ${device(session.user_agent)} signed in ${when(session.created_at)}`)
+    revoke.setAttribute(
+      'aria-label',
+      `Revoke the session of ${device(session.user_agent)} signed in ${when(session.created_at)}`,
+    )
     revoke.addEventListener('click', () => revokeSession(session.id))
     actions.append(revoke)
   }

@@ -3,7 +3,11 @@ import { createClient, webStorage } from '/assets/client/index.js'
 
 // In cookie mode the storage holds only the expiry and refresh time, never a token: it lets every
 // tab and every page load know when to refresh, and lets tabs agree on one refresh.
-export const client = createClient({ issuer: location.origin, mode: 'cookie', storage: webStorage(localStorage) })
+export const client = createClient({
+  issuer: location.origin,
+  mode: 'cookie',
+  storage: webStorage(localStorage),
+})
 
 /** The booth's JSON error as one sentence a person can act on. */
 export async function describeError(response) {

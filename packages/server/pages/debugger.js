@@ -36,17 +36,36 @@ function pemToDer(pem) {
 }
 
 const ALGS = {
-  ES256: { import: { name: 'ECDSA', namedCurve: 'P-256' }, verify: { name: 'ECDSA', hash: 'SHA-256' } },
-  ES384: { import: { name: 'ECDSA', namedCurve: 'P-384' }, verify: { name: 'ECDSA', hash: 'SHA-384' } },
+  ES256: {
+    import: { name: 'ECDSA', namedCurve: 'P-256' },
+    verify: { name: 'ECDSA', hash: 'SHA-256' },
+  },
+  ES384: {
+    import: { name: 'ECDSA', namedCurve: 'P-384' },
+    verify: { name: 'ECDSA', hash: 'SHA-384' },
+  },
   EdDSA: { import: { name: 'Ed25519' }, verify: { name: 'Ed25519' } },
-  RS256: { import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, verify: { name: 'RSASSA-PKCS1-v1_5' } },
-  PS256: { import: { name: 'RSA-PSS', hash: 'SHA-256' }, verify: { name: 'RSA-PSS', saltLength: 32 } },
+  RS256: {
+    import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+    verify: { name: 'RSASSA-PKCS1-v1_5' },
+  },
+  PS256: {
+    import: { name: 'RSA-PSS', hash: 'SHA-256' },
+    verify: { name: 'RSA-PSS', saltLength: 32 },
+  },
 }
 
 async function keyFor(alg, kid, pasted) {
   if (alg === 'HS256') {
-    if (!pasted) return { error: 'HS256 tokens are checked with the shared secret: paste it as the key.' }
-    const key = await crypto.subtle.importKey('raw', enc.encode(pasted), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
+    if (!pasted)
+      return { error: 'HS256 tokens are checked with the shared secret: paste it as the key.' }
+    const key = await crypto.subtle.importKey(
+      'raw',
+      enc.encode(pasted),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['verify'],
+    )
     return { key, params: { name: 'HMAC' }, source: 'the pasted secret' }
   }
   const spec = ALGS[alg]
@@ -60,9 +79,21 @@ async function keyFor(alg, kid, pasted) {
   const response = await fetch('/.well-known/jwks.json', { credentials: 'omit' })
   const { keys } = await response.json()
   const jwk = keys.find((k) => k.kid === kid)
-  if (!jwk) return { error: `The booth publishes no key with kid "${kid}": not signed by this booth, or the key was retired.` }
-  if (jwk.alg !== alg) return { error: `The key "${kid}" is for ${jwk.alg}, the token claims ${alg}: refused (algorithm confusion).` }
-  const key = await crypto.subtle.importKey('jwk', { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, n: jwk.n, e: jwk.e }, spec.import, false, ['verify'])
+  if (!jwk)
+    return {
+      error: `The booth publishes no key with kid "${kid}": not signed by this booth, or the key was retired.`,
+    }
+  if (jwk.alg !== alg)
+    return {
+      error: `The key "${kid}" is for ${jwk.alg}, the token claims ${alg}: refused (algorithm confusion).`,
+    }
+  const key = await crypto.subtle.importKey(
+    'jwk',
+    { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, n: jwk.n, e: jwk.e },
+    spec.import,
+    false,
+    ['verify'],
+  )
   return { key, params: spec.verify, source: `the booth's key ${kid}` }
 }
 
@@ -98,7 +129,8 @@ function tick() {
   const el = document.getElementById('exp-countdown')
   if (!el) return
   const left = Number(el.dataset.exp) - Math.floor(Date.now() / 1000)
-  el.textContent = left > 0 ? `expires in ${Math.floor(left / 60)} min ${left % 60} s` : `expired ${-left} s ago`
+  el.textContent =
+    left > 0 ? `expires in ${Math.floor(left / 60)} min ${left % 60} s` : `expired ${-left} s ago`
   el.className = left > 0 ? 'ok' : 'error'
 }
 setInterval(tick, 1000)
@@ -125,12 +157,18 @@ async function inspect() {
   $('header').textContent = JSON.stringify(header, null, 2)
   $('payload').textContent = JSON.stringify(payload, null, 2)
   explain(payload)
-  if (String(header.alg).toLowerCase() === 'none') return verdict('Unsigned (alg "none"): anyone could have written it. Never accept it.', false)
+  if (String(header.alg).toLowerCase() === 'none')
+    return verdict('Unsigned (alg "none"): anyone could have written it. Never accept it.', false)
   try {
     const found = await keyFor(header.alg, header.kid, pasted)
     if (mine !== generation) return
     if (found.error) return verdict(found.error, false)
-    const ok = await crypto.subtle.verify(found.params, found.key, b64url(parts[2]), enc.encode(`${parts[0]}.${parts[1]}`))
+    const ok = await crypto.subtle.verify(
+      found.params,
+      found.key,
+      b64url(parts[2]),
+      enc.encode(`${parts[0]}.${parts[1]}`),
+    )
     if (mine !== generation) return
     verdict(
       ok

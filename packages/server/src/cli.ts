@@ -31,13 +31,17 @@ async function withStore<T>(fn: (store: Store, config: Config) => Promise<T>): P
 }
 
 function keyringOf(cfg: Config) {
-  return createKeyring(cfg.secrets.length > 0 ? cfg.secrets : [loadOrCreateSecret(cfg.dataDir).secret])
+  return createKeyring(
+    cfg.secrets.length > 0 ? cfg.secrets : [loadOrCreateSecret(cfg.dataDir).secret],
+  )
 }
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = []
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '')
 }
 
 const program = new Command('tokenbooth').description('a token server').showHelpAfterError()
@@ -49,7 +53,10 @@ program
     const cfg = config()
     const server = await createTokenServer({ config: cfg })
     const address = await server.listen()
-    server.app.log.info({ address, issuer: cfg.issuer, store: server.ctx.store.kind }, 'tokenbooth is serving')
+    server.app.log.info(
+      { address, issuer: cfg.issuer, store: server.ctx.store.kind },
+      'tokenbooth is serving',
+    )
     let stopping = false
     const stop = (signal: string) => {
       if (stopping) return
@@ -73,7 +80,13 @@ keys
   .option('--json', 'print JSON')
   .action((options: { json?: boolean }) =>
     withStore(async (store, cfg) => {
-      const manager = await createKeyManager({ store, keyring: keyringOf(cfg), config: cfg, clock: Date.now, create: false })
+      const manager = await createKeyManager({
+        store,
+        keyring: keyringOf(cfg),
+        config: cfg,
+        clock: Date.now,
+        create: false,
+      })
       manager.close()
       const rows = manager.list().map((k) => ({
         kid: k.kid,
@@ -83,7 +96,9 @@ keys
         activates_at: new Date(k.activatesAt).toISOString(),
       }))
       if (options.json) console.log(JSON.stringify(rows))
-      else for (const r of rows) console.log(`${r.kid}\t${r.alg}\t${r.state}\tactivates ${r.activates_at}`)
+      else
+        for (const r of rows)
+          console.log(`${r.kid}\t${r.alg}\t${r.state}\tactivates ${r.activates_at}`)
     }),
   )
 keys
@@ -92,11 +107,22 @@ keys
   .option('--json', 'print JSON')
   .action((options: { json?: boolean }) =>
     withStore(async (store, cfg) => {
-      const manager = await createKeyManager({ store, keyring: keyringOf(cfg), config: cfg, clock: Date.now })
+      const manager = await createKeyManager({
+        store,
+        keyring: keyringOf(cfg),
+        config: cfg,
+        clock: Date.now,
+      })
       manager.close()
       const key = await manager.rotate()
-      const out = { kid: key.kid, alg: key.alg, activates_at: new Date(key.activatesAt).toISOString() }
-      console.log(options.json ? JSON.stringify(out) : `created ${out.kid}, signing from ${out.activates_at}`)
+      const out = {
+        kid: key.kid,
+        alg: key.alg,
+        activates_at: new Date(key.activatesAt).toISOString(),
+      }
+      console.log(
+        options.json ? JSON.stringify(out) : `created ${out.kid}, signing from ${out.activates_at}`,
+      )
     }),
   )
 
@@ -110,10 +136,19 @@ program
   .action((name: string, options: { scope: string; public?: boolean; json?: boolean }) =>
     withStore(async (store) => {
       const scope = (parseScope(options.scope) ?? []).join(' ')
-      const { client, secret } = await registerClient(store, name, scope, Date.now(), options.public ? 'public' : 'confidential')
+      const { client, secret } = await registerClient(
+        store,
+        name,
+        scope,
+        Date.now(),
+        options.public ? 'public' : 'confidential',
+      )
       const out = { client_id: client.id, client_secret: secret, scope }
       if (options.json) console.log(JSON.stringify(out))
-      else console.log(`client_id: ${out.client_id}\n${secret ? `client_secret: ${secret}  (shown once)\n` : ''}scope: ${scope}`)
+      else
+        console.log(
+          `client_id: ${out.client_id}\n${secret ? `client_secret: ${secret}  (shown once)\n` : ''}scope: ${scope}`,
+        )
     }),
   )
 
@@ -131,8 +166,13 @@ program
 
 program.parseAsync().catch((error: unknown) => {
   // Operator mistakes get one clear line, not a stack trace.
-  if (error instanceof TypeError || error instanceof HttpError || (error as Error).name === 'KeyDecryptionFailed') {
-    const message = error instanceof HttpError ? (error.description ?? error.message) : (error as Error).message
+  if (
+    error instanceof TypeError ||
+    error instanceof HttpError ||
+    (error as Error).name === 'KeyDecryptionFailed'
+  ) {
+    const message =
+      error instanceof HttpError ? (error.description ?? error.message) : (error as Error).message
     console.error(`tokenbooth: ${message}`)
   } else {
     pino({ base: null }).fatal({ err: error }, 'tokenbooth failed')

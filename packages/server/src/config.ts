@@ -92,7 +92,8 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   const host = env.TOKENBOOTH_HOST || '127.0.0.1'
   const port = integer(env, 'TOKENBOOTH_PORT', 4000, 0, 65535)
 
-  const issuerRaw = env.TOKENBOOTH_ISSUER || `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  const issuerRaw =
+    env.TOKENBOOTH_ISSUER || `http://${host.includes(':') ? `[${host}]` : host}:${port}`
   let issuerUrl: URL
   try {
     issuerUrl = new URL(issuerRaw)
@@ -116,7 +117,8 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   const secrets = list(env.TOKENBOOTH_SECRET)
   for (const secret of secrets) {
     // 32 characters of a random secret carry well over 128 bits; shorter ones are guessable.
-    if (secret.length < 32) fail('TOKENBOOTH_SECRET', 'one or more values of at least 32 characters', '***')
+    if (secret.length < 32)
+      fail('TOKENBOOTH_SECRET', 'one or more values of at least 32 characters', '***')
   }
   if (databaseUrl !== undefined && secrets.length === 0) {
     // Several instances must share the key-encryption secret; a generated file cannot be shared.
@@ -134,7 +136,11 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     hmacSecret = Buffer.from(raw, 'base64url')
     // RFC 7518 §3.2: the key must be at least as long as the hash output (256 bits).
     if (hmacSecret.length < 32) {
-      fail('TOKENBOOTH_HMAC_SECRET', 'a base64url secret of at least 32 bytes when TOKENBOOTH_SIGNING_ALG=HS256', '***')
+      fail(
+        'TOKENBOOTH_HMAC_SECRET',
+        'a base64url secret of at least 32 bytes when TOKENBOOTH_SIGNING_ALG=HS256',
+        '***',
+      )
     }
   }
 
@@ -166,15 +172,19 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   const scopes = list(env.TOKENBOOTH_SCOPES || 'profile')
   for (const scope of scopes) {
     // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-    if (!/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope)) fail('TOKENBOOTH_SCOPES', 'RFC 6749 scope tokens', scope)
+    if (!/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope))
+      fail('TOKENBOOTH_SCOPES', 'RFC 6749 scope tokens', scope)
   }
-  const defaultScope = env.TOKENBOOTH_DEFAULT_SCOPE === undefined ? scopes : list(env.TOKENBOOTH_DEFAULT_SCOPE)
+  const defaultScope =
+    env.TOKENBOOTH_DEFAULT_SCOPE === undefined ? scopes : list(env.TOKENBOOTH_DEFAULT_SCOPE)
   for (const scope of defaultScope) {
-    if (!scopes.includes(scope)) fail('TOKENBOOTH_DEFAULT_SCOPE', 'a subset of TOKENBOOTH_SCOPES', scope)
+    if (!scopes.includes(scope))
+      fail('TOKENBOOTH_DEFAULT_SCOPE', 'a subset of TOKENBOOTH_SCOPES', scope)
   }
 
   const sync = (env.TOKENBOOTH_SQLITE_SYNCHRONOUS || 'FULL').toUpperCase()
-  if (sync !== 'FULL' && sync !== 'NORMAL') fail('TOKENBOOTH_SQLITE_SYNCHRONOUS', 'FULL or NORMAL', sync)
+  if (sync !== 'FULL' && sync !== 'NORMAL')
+    fail('TOKENBOOTH_SQLITE_SYNCHRONOUS', 'FULL or NORMAL', sync)
 
   const cookieDomain = env.TOKENBOOTH_COOKIE_DOMAIN || undefined
   if (cookieDomain !== undefined && !/^\.?[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(cookieDomain)) {
@@ -228,7 +238,10 @@ export function configWarnings(config: Config): string[] {
   if (config.trustProxy === true) {
     warnings.push('TOKENBOOTH_TRUST_PROXY=true trusts X-Forwarded-For from any peer')
   }
-  if (!config.issuer.startsWith('https:') && !/^http:\/\/(127\.|localhost|\[::1\])/.test(config.issuer)) {
+  if (
+    !config.issuer.startsWith('https:') &&
+    !/^http:\/\/(127\.|localhost|\[::1\])/.test(config.issuer)
+  ) {
     warnings.push('the issuer is not https: tokens and passwords cross the network in clear')
   }
   return warnings

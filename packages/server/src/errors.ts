@@ -97,7 +97,9 @@ export class InsufficientScope extends HttpError {
     this.scope = scope
   }
   override headers() {
-    return { 'www-authenticate': `Bearer realm="tokenbooth", error="insufficient_scope", scope="${this.scope}"` }
+    return {
+      'www-authenticate': `Bearer realm="tokenbooth", error="insufficient_scope", scope="${this.scope}"`,
+    }
   }
 }
 

@@ -59,7 +59,12 @@ export interface TokenServer {
   close(): Promise<void>
 }
 
-const REVOKING = new Set(['session.revoked', 'user.sessions_revoked', 'access_token.revoked', 'refresh_token.reused'])
+const REVOKING = new Set([
+  'session.revoked',
+  'user.sessions_revoked',
+  'access_token.revoked',
+  'refresh_token.reused',
+])
 
 // Every body here is a small form or JSON object; 64 kB leaves room and bounds the parsing work.
 const BODY_LIMIT = 64 * 1024
@@ -72,7 +77,9 @@ function toHttpError(error: FastifyError): HttpError {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new PayloadTooLarge({ description: 'the body is too large' })
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new UnsupportedMediaType({ description: 'send application/x-www-form-urlencoded or application/json' })
+      return new UnsupportedMediaType({
+        description: 'send application/x-www-form-urlencoded or application/json',
+      })
   }
   const status = error.statusCode ?? 500
   if (status === 405) return new MethodNotAllowed({ description: 'method not allowed' })
@@ -101,7 +108,11 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
   let secrets = config.secrets
   if (secrets.length === 0) {
     const { secret, created } = loadOrCreateSecret(config.dataDir)
-    if (created) log.info({ dataDir: config.dataDir }, 'generated a key-encryption secret in the data directory')
+    if (created)
+      log.info(
+        { dataDir: config.dataDir },
+        'generated a key-encryption secret in the data directory',
+      )
     secrets = [secret]
   }
   const keys = await createKeyManager({
@@ -109,7 +120,12 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
     keyring: createKeyring(secrets),
     config,
     clock,
-    onRotate: (key) => events.emit('signing_key.created', { kid: key.kid, alg: key.alg, activates_at: new Date(key.activatesAt).toISOString() }),
+    onRotate: (key) =>
+      events.emit('signing_key.created', {
+        kid: key.kid,
+        alg: key.alg,
+        activates_at: new Date(key.activatesAt).toISOString(),
+      }),
   })
   for (const warning of configWarnings(config)) log.warn(warning)
   // Hash the dummy password now, so the first unknown-user login costs what any other does.
@@ -128,7 +144,10 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
     clientErrorHandler(error, socket) {
       if (!socket.writable) return
       const status = (error as { code?: string }).code === 'HPE_HEADER_OVERFLOW' ? 431 : 400
-      const body = JSON.stringify({ error: 'invalid_request', error_description: status === 431 ? 'request headers too large' : 'malformed HTTP request' })
+      const body = JSON.stringify({
+        error: 'invalid_request',
+        error_description: status === 431 ? 'request headers too large' : 'malformed HTTP request',
+      })
       socket.end(
         `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
           `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
@@ -138,15 +157,22 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
   })
 
   app.removeContentTypeParser('text/plain')
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-    try {
-      done(null, parseForm(body as string))
-    } catch (error) {
-      done(error as Error, undefined)
-    }
-  })
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (_request, body, done) => {
+      try {
+        done(null, parseForm(body as string))
+      } catch (error) {
+        done(error as Error, undefined)
+      }
+    },
+  )
 
-  const requests = metrics.counter('tokenbooth_http_requests_total', 'HTTP requests by route and status')
+  const requests = metrics.counter(
+    'tokenbooth_http_requests_total',
+    'HTTP requests by route and status',
+  )
   // Requests in flight, so that a stop can close every connection once none is left: waiting for
   // idle keep-alive sockets (or one a client opened and never used) could take a minute.
   // A set, not a counter: an aborted request may also see onResponse.
@@ -160,7 +186,10 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
   })
   app.addHook('onRequestAbort', async (request) => settle(request))
   app.addHook('onResponse', async (request, reply) => {
-    requests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) })
+    requests.inc({
+      route: request.routeOptions.url ?? 'unmatched',
+      status: String(reply.statusCode),
+    })
     settle(request)
   })
   let closing = false
@@ -177,14 +206,20 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const http = toHttpError(error)
     if (http.status >= 500) request.log.error({ err: error, url: request.url }, 'request failed')
-    else if (http.detail) request.log.debug({ code: http.code, detail: http.detail }, 'request refused')
+    else if (http.detail)
+      request.log.debug({ code: http.code, detail: http.detail }, 'request refused')
     const body: Record<string, string> = { error: http.error }
     if (http.description !== undefined) body.error_description = http.description
     return reply.code(http.status).headers(http.headers()).type('application/json').send(body)
   })
   app.setNotFoundHandler((request, reply) => {
-    const error = new NotFound({ description: `no route for ${request.method} ${request.url.split('?')[0]!.slice(0, 100)}` })
-    return reply.code(404).type('application/json').send({ error: error.error, error_description: error.description })
+    const error = new NotFound({
+      description: `no route for ${request.method} ${request.url.split('?')[0]!.slice(0, 100)}`,
+    })
+    return reply
+      .code(404)
+      .type('application/json')
+      .send({ error: error.error, error_description: error.description })
   })
 
   await app.register(cookie)
@@ -204,8 +239,16 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
   accountRoutes(app, ctx)
   pageRoutes(app)
   const feedRoutes = revocationFeedRoutes(app, ctx, feed, config.feedHeartbeatMs)
-  metrics.gauge('tokenbooth_feed_subscribers', 'Open revocation feed connections', () => feed.subscribers)
-  metrics.gauge('tokenbooth_signing_keys_published', 'Keys in the JWKS', () => keys.jwks().keys.length)
+  metrics.gauge(
+    'tokenbooth_feed_subscribers',
+    'Open revocation feed connections',
+    () => feed.subscribers,
+  )
+  metrics.gauge(
+    'tokenbooth_signing_keys_published',
+    'Keys in the JWKS',
+    () => keys.jwks().keys.length,
+  )
 
   const purge = setInterval(() => {
     store.purgeExpired(clock()).catch((error: unknown) => log.warn({ err: error }, 'purge failed'))

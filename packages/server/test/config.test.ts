@@ -27,38 +27,63 @@ describe('loadConfig', () => {
     ['TOKENBOOTH_ISSUER', 'ftp://x', /TOKENBOOTH_ISSUER/],
     ['TOKENBOOTH_ISSUER', 'https://x/?q=1', /TOKENBOOTH_ISSUER/],
     ['TOKENBOOTH_DATABASE_URL', 'mysql://x', /TOKENBOOTH_DATABASE_URL/],
-    ['TOKENBOOTH_SIGNING_ALG', 'none', /TOKENBOOTH_SIGNING_ALG must be one of ES256, EdDSA, RS256, HS256, got "none"/],
+    [
+      'TOKENBOOTH_SIGNING_ALG',
+      'none',
+      /TOKENBOOTH_SIGNING_ALG must be one of ES256, EdDSA, RS256, HS256, got "none"/,
+    ],
     ['TOKENBOOTH_SECRET', 'short', /TOKENBOOTH_SECRET/],
     ['TOKENBOOTH_CORS_ORIGINS', '*', /TOKENBOOTH_CORS_ORIGINS/],
     ['TOKENBOOTH_CORS_ORIGINS', 'https://a.example/path', /TOKENBOOTH_CORS_ORIGINS/],
     ['TOKENBOOTH_SQLITE_SYNCHRONOUS', 'OFF', /TOKENBOOTH_SQLITE_SYNCHRONOUS/],
   ] as const) {
     it(`rejects ${name}=${value} naming the variable`, () => {
-      assert.throws(() => loadConfig({ [name]: value }), (e: unknown) => e instanceof TypeError && pattern.test(e.message))
+      assert.throws(
+        () => loadConfig({ [name]: value }),
+        (e: unknown) => e instanceof TypeError && pattern.test(e.message),
+      )
     })
   }
 
   it('requires a shared secret with PostgreSQL', () => {
-    assert.throws(() => loadConfig({ TOKENBOOTH_DATABASE_URL: 'postgres://h/db' }), /TOKENBOOTH_SECRET must be set/)
+    assert.throws(
+      () => loadConfig({ TOKENBOOTH_DATABASE_URL: 'postgres://h/db' }),
+      /TOKENBOOTH_SECRET must be set/,
+    )
   })
 
   it('requires a 256-bit secret for HS256, and warns about it', () => {
-    assert.throws(() => loadConfig({ TOKENBOOTH_SIGNING_ALG: 'HS256', TOKENBOOTH_HMAC_SECRET: 'c2hvcnQ' }), /TOKENBOOTH_HMAC_SECRET/)
-    const c = loadConfig({ TOKENBOOTH_SIGNING_ALG: 'HS256', TOKENBOOTH_HMAC_SECRET: Buffer.alloc(32, 7).toString('base64url') })
+    assert.throws(
+      () => loadConfig({ TOKENBOOTH_SIGNING_ALG: 'HS256', TOKENBOOTH_HMAC_SECRET: 'c2hvcnQ' }),
+      /TOKENBOOTH_HMAC_SECRET/,
+    )
+    const c = loadConfig({
+      TOKENBOOTH_SIGNING_ALG: 'HS256',
+      TOKENBOOTH_HMAC_SECRET: Buffer.alloc(32, 7).toString('base64url'),
+    })
     assert.ok(configWarnings(c).some((w) => w.includes('HS256')))
   })
 
   it('warns about long access tokens and NORMAL sync, not about the defaults', () => {
     assert.deepEqual(configWarnings(loadConfig({})), [])
-    const c = loadConfig({ TOKENBOOTH_ACCESS_TOKEN_TTL: '7200', TOKENBOOTH_SQLITE_SYNCHRONOUS: 'normal' })
+    const c = loadConfig({
+      TOKENBOOTH_ACCESS_TOKEN_TTL: '7200',
+      TOKENBOOTH_SQLITE_SYNCHRONOUS: 'normal',
+    })
     assert.equal(configWarnings(c).length, 2)
   })
 
   it('parses trusted proxies and scopes', () => {
-    const c = loadConfig({ TOKENBOOTH_TRUST_PROXY: '10.0.0.1, 10.0.0.0/8', TOKENBOOTH_SCOPES: 'profile cart:read' })
+    const c = loadConfig({
+      TOKENBOOTH_TRUST_PROXY: '10.0.0.1, 10.0.0.0/8',
+      TOKENBOOTH_SCOPES: 'profile cart:read',
+    })
     assert.deepEqual(c.trustProxy, ['10.0.0.1', '10.0.0.0/8'])
     assert.deepEqual(c.scopes, ['profile', 'cart:read'])
     assert.deepEqual(c.defaultScope, ['profile', 'cart:read'])
-    assert.throws(() => loadConfig({ TOKENBOOTH_SCOPES: 'a', TOKENBOOTH_DEFAULT_SCOPE: 'b' }), /TOKENBOOTH_DEFAULT_SCOPE/)
+    assert.throws(
+      () => loadConfig({ TOKENBOOTH_SCOPES: 'a', TOKENBOOTH_DEFAULT_SCOPE: 'b' }),
+      /TOKENBOOTH_DEFAULT_SCOPE/,
+    )
   })
 })

@@ -34,7 +34,10 @@ describe('docs/events.md', () => {
   it('lists exactly the events the booth knows, with their levels', () => {
     assert.deepEqual(documented('events.md').sort(), Object.keys(EVENTS).sort())
     for (const [name, level] of Object.entries(EVENTS)) {
-      assert.match(doc('events.md'), new RegExp(`^\\| \`${name.replace('.', '\\.')}\` \\| ${level} \\|`, 'm'))
+      assert.match(
+        doc('events.md'),
+        new RegExp(`^\\| \`${name.replace('.', '\\.')}\` \\| ${level} \\|`, 'm'),
+      )
     }
   })
 

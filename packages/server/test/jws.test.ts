@@ -4,7 +4,12 @@ import { createSecretKey, generateKeyPairSync, randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { compactVerify } from 'jose'
 import { signCompact } from '../src/domain/jws.ts'
-import { openSuccessor, sealSuccessor, newRefreshToken, hashRefreshToken } from '../src/domain/tokens.ts'
+import {
+  openSuccessor,
+  sealSuccessor,
+  newRefreshToken,
+  hashRefreshToken,
+} from '../src/domain/tokens.ts'
 
 describe('signCompact', () => {
   const cases = [
@@ -17,8 +22,15 @@ describe('signCompact', () => {
     // the DER → r||s conversion must pad back to 32 bytes.
     it(`${alg}: ${count} tokens verify with jose`, async () => {
       for (let i = 0; i < count; i++) {
-        const token = signCompact(alg, privateKey, { alg, kid: 'k', typ: 'at+jwt' }, { i, n: randomBytes(8).toString('hex') })
-        const { payload, protectedHeader } = await compactVerify(token, publicKey, { algorithms: [alg] })
+        const token = signCompact(
+          alg,
+          privateKey,
+          { alg, kid: 'k', typ: 'at+jwt' },
+          { i, n: randomBytes(8).toString('hex') },
+        )
+        const { payload, protectedHeader } = await compactVerify(token, publicKey, {
+          algorithms: [alg],
+        })
         assert.equal(protectedHeader.alg, alg)
         assert.equal(JSON.parse(new TextDecoder().decode(payload)).i, i)
       }
@@ -40,10 +52,18 @@ describe('successor sealing', () => {
     const sealed = sealSuccessor(successor, predecessor)
     const hash = hashRefreshToken(successor)!
     assert.equal(openSuccessor(sealed, predecessor, hash), successor)
-    assert.equal(openSuccessor(sealed, newRefreshToken(), hash), undefined, 'another token opens nothing')
+    assert.equal(
+      openSuccessor(sealed, newRefreshToken(), hash),
+      undefined,
+      'another token opens nothing',
+    )
     const flipped = Buffer.from(sealed, 'base64url')
     flipped[0]! ^= 1
-    assert.equal(openSuccessor(flipped.toString('base64url'), predecessor, hash), undefined, 'a tampered seal is refused')
+    assert.equal(
+      openSuccessor(flipped.toString('base64url'), predecessor, hash),
+      undefined,
+      'a tampered seal is refused',
+    )
     assert.ok(!sealed.includes(successor.slice(4, 20)), 'the seal does not contain the token')
   })
 })

@@ -42,7 +42,10 @@ describe('key manager', () => {
     assert.equal(first!.state, 'active')
     assert.equal(keys.signer().kid, first!.kid)
     const jwks = keys.jwks()
-    assert.deepEqual(jwks.keys.map((k) => k.kid), [first!.kid])
+    assert.deepEqual(
+      jwks.keys.map((k) => k.kid),
+      [first!.kid],
+    )
     assert.equal(jwks.keys[0]!.d, undefined, 'no private member is published')
     assert.equal(jwks.keys[0]!.use, 'sig')
     assert.equal(jwks.keys[0]!.alg, 'ES256')
@@ -62,12 +65,24 @@ describe('key manager', () => {
     const second = keys.list().find((k) => k.state === 'next')
     assert.ok(second, 'a next key exists')
     assert.equal(second.activatesAt, T0 + 30 * DAY)
-    assert.deepEqual(keys.jwks().keys.map((k) => k.kid).sort(), [first, second.kid].sort())
+    assert.deepEqual(
+      keys
+        .jwks()
+        .keys.map((k) => k.kid)
+        .sort(),
+      [first, second.kid].sort(),
+    )
     assert.equal(keys.signer().kid, first)
     // A token signed by the old key just before the switch…
     const token = await issueAccessToken(keys.signer(), {
-      issuer: 'https://booth.test', audience: 'https://booth.test', subject: 'u', clientId: 'c',
-      scope: [], sessionId: 's', ttl: 900, now: T0 + 30 * DAY - 1000,
+      issuer: 'https://booth.test',
+      audience: 'https://booth.test',
+      subject: 'u',
+      clientId: 'c',
+      scope: [],
+      sessionId: 's',
+      ttl: 900,
+      now: T0 + 30 * DAY - 1000,
     })
 
     now = T0 + 30 * DAY // the switch
@@ -77,11 +92,18 @@ describe('key manager', () => {
     now = T0 + 30 * DAY + 890_000
     await keys.refresh()
     assert.ok(keys.jwks().keys.some((k) => k.kid === first))
-    verifyAccessToken(token.token, keys.keySet(), { issuer: 'https://booth.test', audience: 'https://booth.test', now: clock })
+    verifyAccessToken(token.token, keys.keySet(), {
+      issuer: 'https://booth.test',
+      audience: 'https://booth.test',
+      now: clock,
+    })
 
     now = T0 + 30 * DAY + 900_000 + 61_000 // every token of the old key has expired
     await keys.refresh()
-    assert.deepEqual(keys.jwks().keys.map((k) => k.kid), [second.kid])
+    assert.deepEqual(
+      keys.jwks().keys.map((k) => k.kid),
+      [second.kid],
+    )
   })
 
   it('two managers on one store create one next key, not two', async () => {
@@ -100,13 +122,19 @@ describe('key manager', () => {
     const count = (await store.listSigningKeys()).length
     await assert.rejects(
       createKeyManager({ store, keyring: createKeyring(['w'.repeat(40)]), config, clock }),
-      (error: unknown) => error instanceof KeyDecryptionFailed && /TOKENBOOTH_SECRET/.test(error.message),
+      (error: unknown) =>
+        error instanceof KeyDecryptionFailed && /TOKENBOOTH_SECRET/.test(error.message),
     )
     assert.equal((await store.listSigningKeys()).length, count)
   })
 
   it('opens keys with any configured secret (secret rotation)', async () => {
-    const keys = await createKeyManager({ store, keyring: createKeyring(['n'.repeat(40), SECRET]), config, clock })
+    const keys = await createKeyManager({
+      store,
+      keyring: createKeyring(['n'.repeat(40), SECRET]),
+      config,
+      clock,
+    })
     keys.close()
     assert.ok(keys.signer().key)
   })

@@ -57,7 +57,11 @@ export async function signUp(
  * hash and fails on the same line as a wrong password: same answer, same time (RFC 6749 §5.2).
  * Does not throttle: the caller does (see throttle.ts).
  */
-export async function authenticate(store: Store, rawUsername: string, rawPassword: string): Promise<UserRecord> {
+export async function authenticate(
+  store: Store,
+  rawUsername: string,
+  rawPassword: string,
+): Promise<UserRecord> {
   let username: string | undefined
   try {
     username = normalizeUsername(rawUsername)
@@ -68,7 +72,10 @@ export async function authenticate(store: Store, rawUsername: string, rawPasswor
   const stored = user?.passwordHash ?? (await dummyHash())
   const ok = await verifyPassword(stored, normalizePassword(rawPassword))
   if (!ok || user === undefined) {
-    throw new InvalidGrant({ description: 'wrong username or password', detail: user ? 'wrong password' : 'unknown user' })
+    throw new InvalidGrant({
+      description: 'wrong username or password',
+      detail: user ? 'wrong password' : 'unknown user',
+    })
   }
   return user
 }

@@ -35,7 +35,9 @@ export async function registerClient(
   kind: 'confidential' | 'public' = 'confidential',
 ): Promise<NewClient> {
   if (!/^[\w.-]{1,64}$/.test(name)) {
-    throw new TypeError(`the client name must be 1 to 64 letters, digits, _ . or -, got ${JSON.stringify(name)}`)
+    throw new TypeError(
+      `the client name must be 1 to 64 letters, digits, _ . or -, got ${JSON.stringify(name)}`,
+    )
   }
   const secret = kind === 'confidential' ? randomBytes(32).toString('base64url') : undefined
   const client: ClientRecord = {
@@ -52,7 +54,11 @@ export async function registerClient(
 }
 
 /** A confidential client whose secret matches, or InvalidClient (same answer for every failure). */
-export async function authenticateClient(store: Store, id: string, secret: string): Promise<ClientRecord> {
+export async function authenticateClient(
+  store: Store,
+  id: string,
+  secret: string,
+): Promise<ClientRecord> {
   const client = await store.findClient(id)
   const expected = Buffer.from(client?.secretHash ?? hashSecret(''), 'base64url')
   const given = Buffer.from(hashSecret(secret), 'base64url')
@@ -63,7 +69,10 @@ export async function authenticateClient(store: Store, id: string, secret: strin
 }
 
 /** A public client named by `client_id`, or the default one when none is named. */
-export async function findPublicClient(store: Store, id: string | undefined): Promise<ClientRecord> {
+export async function findPublicClient(
+  store: Store,
+  id: string | undefined,
+): Promise<ClientRecord> {
   if (id === undefined || id === DEFAULT_PUBLIC_CLIENT.id) return DEFAULT_PUBLIC_CLIENT
   const client = await store.findClient(id)
   if (client === undefined) {
@@ -71,7 +80,10 @@ export async function findPublicClient(store: Store, id: string | undefined): Pr
   }
   if (client.secretHash !== undefined) {
     // RFC 6749 §2.3: a confidential client must authenticate; naming it is not enough.
-    throw new InvalidClient({ description: 'this client must authenticate', detail: `client ${id}` })
+    throw new InvalidClient({
+      description: 'this client must authenticate',
+      detail: `client ${id}`,
+    })
   }
   return client
 }

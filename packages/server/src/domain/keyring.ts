@@ -15,7 +15,11 @@ export interface Keyring {
 }
 
 function kekId(secret: string): string {
-  return createHash('sha256').update('tokenbooth kek id\0').update(secret).digest('base64url').slice(0, 8)
+  return createHash('sha256')
+    .update('tokenbooth kek id\0')
+    .update(secret)
+    .digest('base64url')
+    .slice(0, 8)
 }
 
 function deriveKey(ikm: string | Uint8Array, info: string): Buffer {

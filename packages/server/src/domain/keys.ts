@@ -7,7 +7,13 @@
  * 2. signs from `activatesAt` until the next key activates;
  * 3. stays published until every token it signed has expired (next activation + access TTL).
  */
-import { createPrivateKey, createSecretKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto'
+import {
+  createPrivateKey,
+  createSecretKey,
+  generateKeyPairSync,
+  randomUUID,
+  type KeyObject,
+} from 'node:crypto'
 import { calculateJwkThumbprint, type JWK } from 'jose'
 import { createKeySet, createSecretKeySet, type KeySet } from '@tokenbooth/verify'
 import type { Config, SigningAlg } from '../config.ts'
@@ -40,7 +46,10 @@ export interface KeyManager {
 export interface KeyManagerOptions {
   store: Store
   keyring: Keyring
-  config: Pick<Config, 'signingAlg' | 'hmacSecret' | 'keyRotation' | 'jwksMaxAge' | 'accessTokenTtl'>
+  config: Pick<
+    Config,
+    'signingAlg' | 'hmacSecret' | 'keyRotation' | 'jwksMaxAge' | 'accessTokenTtl'
+  >
   clock: () => number
   onRotate?: (key: SigningKeyRecord) => void
   /** How often every instance rereads the key table (ms). */
@@ -84,7 +93,10 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
   const rotationMs = config.keyRotation * 1000
   // Publish ahead by at least two JWKS max-ages (and a minute), and by up to a day when the
   // rotation period allows: verifiers that cache the JWKS see a key long before it signs.
-  const leadMs = Math.max(2 * config.jwksMaxAge * 1000 + 60_000, Math.min(86_400_000, rotationMs / 4))
+  const leadMs = Math.max(
+    2 * config.jwksMaxAge * 1000 + 60_000,
+    Math.min(86_400_000, rotationMs / 4),
+  )
   // Tokens are checked with a small clock tolerance; keep keys a minute past the last expiry.
   const keepMs = ttlMs + 60_000
 
@@ -105,7 +117,8 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
       jwksJson: () => jwksText,
       keySet: () => hsKeySet,
       refresh: async () => {},
-      rotate: () => Promise.reject(new TypeError('HS256 keys rotate by changing TOKENBOOTH_HMAC_SECRET')),
+      rotate: () =>
+        Promise.reject(new TypeError('HS256 keys rotate by changing TOKENBOOTH_HMAC_SECRET')),
       list: () => [],
       close: () => {},
     }
@@ -119,7 +132,8 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
     const opened = new Map<string, KeyObject>()
     for (const row of rows) {
       const der = keyring.open(row.privateSealed, row.kid)
-      if (der !== undefined) opened.set(row.kid, createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }))
+      if (der !== undefined)
+        opened.set(row.kid, createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }))
     }
     if (rows.length > 0 && opened.size === 0) {
       throw new KeyDecryptionFailed(
@@ -155,11 +169,17 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
     let due: number | undefined
     let unless = 0
     if (latest === undefined) due = now
-    else if (latest.alg !== config.signingAlg || now >= latest.activatesAt + rotationMs - 2 * leadMs) {
+    else if (
+      latest.alg !== config.signingAlg ||
+      now >= latest.activatesAt + rotationMs - 2 * leadMs
+    ) {
       // Created two lead times ahead, so that it can activate on schedule at least one lead
       // time after every instance has seen it. A change of algorithm rolls over with the
       // same lead, so verifiers see it coming.
-      due = Math.max(latest.alg === config.signingAlg ? latest.activatesAt + rotationMs : 0, now + leadMs)
+      due = Math.max(
+        latest.alg === config.signingAlg ? latest.activatesAt + rotationMs : 0,
+        now + leadMs,
+      )
       unless = latest.activatesAt + 1
     }
     if (due !== undefined && options.create !== false) {
@@ -171,7 +191,9 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
       load(rows, now)
     }
     if (options.create !== false && !privateKeys.has(records[activeIndex(now)]?.kid ?? '')) {
-      throw new KeyDecryptionFailed('the active signing key cannot be opened with TOKENBOOTH_SECRET')
+      throw new KeyDecryptionFailed(
+        'the active signing key cannot be opened with TOKENBOOTH_SECRET',
+      )
     }
   }
 
@@ -205,7 +227,12 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
       const active = activeIndex(now)
       return records.map((r, i) => ({
         ...r,
-        state: i === active ? ('active' as const) : i > active ? ('next' as const) : ('retired' as const),
+        state:
+          i === active
+            ? ('active' as const)
+            : i > active
+              ? ('next' as const)
+              : ('retired' as const),
       }))
     },
     close: () => clearInterval(timer),

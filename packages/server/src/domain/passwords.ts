@@ -34,10 +34,14 @@ export function normalizePassword(password: string): string {
 export function checkPasswordPolicy(password: string, username: string): void {
   const length = [...password].length
   if (length < MIN_PASSWORD_LENGTH) {
-    throw new PasswordRejected({ description: `the password must have at least ${MIN_PASSWORD_LENGTH} characters` })
+    throw new PasswordRejected({
+      description: `the password must have at least ${MIN_PASSWORD_LENGTH} characters`,
+    })
   }
   if (length > MAX_PASSWORD_LENGTH) {
-    throw new PasswordRejected({ description: `the password must have at most ${MAX_PASSWORD_LENGTH} characters` })
+    throw new PasswordRejected({
+      description: `the password must have at most ${MAX_PASSWORD_LENGTH} characters`,
+    })
   }
   const lower = password.toLowerCase()
   if (commonPasswords().has(lower) || lower === username) {

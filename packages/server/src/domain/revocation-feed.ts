@@ -36,7 +36,12 @@ export interface FeedOptions {
 
 const PAGE = 1000
 
-export function createRevocationFeed({ store, clock, pollMs = 250, settleMs = 10_000 }: FeedOptions): RevocationFeed {
+export function createRevocationFeed({
+  store,
+  clock,
+  pollMs = 250,
+  settleMs = 10_000,
+}: FeedOptions): RevocationFeed {
   const listeners = new Set<(entry: RevocationRecord) => void>()
   const seen = new Map<number, number>() // seq → when first seen
   let watermark = 0

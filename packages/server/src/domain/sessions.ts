@@ -95,7 +95,10 @@ export interface RefreshInput {
  * again within the grace window gets the same successor; anything older revokes the family.
  * Every failure is the same `invalid_grant` to the client; the event says which it was.
  */
-export async function refreshSession(ctx: BoothContext, input: RefreshInput): Promise<TokenResponse> {
+export async function refreshSession(
+  ctx: BoothContext,
+  input: RefreshInput,
+): Promise<TokenResponse> {
   const presentedHash = hashRefreshToken(input.refreshToken)
   if (presentedHash === undefined) {
     throw new InvalidGrant({ description: 'invalid refresh token', detail: 'not a refresh token' })
@@ -125,7 +128,13 @@ export async function refreshSession(ctx: BoothContext, input: RefreshInput): Pr
     case 'rotated': {
       const granted = scopesOf(outcome.session)
       ctx.events.emit('refresh_token.rotated', { sid: outcome.session.id })
-      return respond(ctx, outcome.session, grantScope(input.scope, granted, granted), successor, now)
+      return respond(
+        ctx,
+        outcome.session,
+        grantScope(input.scope, granted, granted),
+        successor,
+        now,
+      )
     }
     case 'retried': {
       const same = openSuccessor(outcome.sealedSuccessor, input.refreshToken, outcome.successorHash)
@@ -140,15 +149,26 @@ export async function refreshSession(ctx: BoothContext, input: RefreshInput): Pr
         sub: outcome.session.userId,
         detail: 'refresh token reused; session family revoked',
       })
-      throw new InvalidGrant({ description: 'invalid refresh token', detail: 'refresh token reused; session family revoked' })
+      throw new InvalidGrant({
+        description: 'invalid refresh token',
+        detail: 'refresh token reused; session family revoked',
+      })
     default:
       ctx.events.emit('refresh_token.rejected', { reason: outcome.status })
-      throw new InvalidGrant({ description: 'invalid refresh token', detail: `refresh token ${outcome.status}` })
+      throw new InvalidGrant({
+        description: 'invalid refresh token',
+        detail: `refresh token ${outcome.status}`,
+      })
   }
 }
 
 /** Ends one session. With `userId`, only if it is that user's. */
-export async function endSession(ctx: BoothContext, sessionId: string, userId: string | undefined, reason: string) {
+export async function endSession(
+  ctx: BoothContext,
+  sessionId: string,
+  userId: string | undefined,
+  reason: string,
+) {
   const now = ctx.clock()
   const ended = await ctx.store.revokeSession(sessionId, userId, now, revocationHorizon(ctx, now))
   if (ended) ctx.events.emit('session.revoked', { sid: sessionId, sub: userId, reason })

@@ -65,15 +65,22 @@ export function createThrottle(): Throttle {
 
   return {
     check(account, address, now) {
-      const wait = Math.max(blocked(`a\0${account}\0${address}`, now), blocked(`i\0${address}`, now))
-      if (wait > 0) throw new TooManyRequests(Math.ceil(wait / 1000), { detail: `throttled ${account} from ${address}` })
+      const wait = Math.max(
+        blocked(`a\0${account}\0${address}`, now),
+        blocked(`i\0${address}`, now),
+      )
+      if (wait > 0)
+        throw new TooManyRequests(Math.ceil(wait / 1000), {
+          detail: `throttled ${account} from ${address}`,
+        })
     },
     failed(account, address, now) {
       const pair = entry(`a\0${account}\0${address}`, now)
       pair.failures++
       pair.since = now
       if (pair.failures >= FREE_FAILURES) {
-        pair.blockedUntil = now + Math.min(MAX_BLOCK_MS, 1000 * 2 ** (pair.failures - FREE_FAILURES))
+        pair.blockedUntil =
+          now + Math.min(MAX_BLOCK_MS, 1000 * 2 ** (pair.failures - FREE_FAILURES))
       }
       const ip = entry(`i\0${address}`, now)
       if (now - ip.since > ADDRESS_WINDOW_MS) {

@@ -31,7 +31,10 @@ export interface IssuedAccessToken {
 export function issueAccessToken(key: ActiveKey, input: AccessTokenInput): IssuedAccessToken {
   const iat = Math.floor(input.now / 1000)
   const jti = randomUUID()
-  const claims: Record<string, unknown> = { client_id: input.clientId, scope: input.scope.join(' ') }
+  const claims: Record<string, unknown> = {
+    client_id: input.clientId,
+    scope: input.scope.join(' '),
+  }
   if (input.sessionId !== undefined) claims.sid = input.sessionId
   const payload = {
     iss: input.issuer,
@@ -42,7 +45,12 @@ export function issueAccessToken(key: ActiveKey, input: AccessTokenInput): Issue
     jti,
     ...claims,
   }
-  const token = signCompact(key.alg, key.key, { alg: key.alg, kid: key.kid, typ: 'at+jwt' }, payload)
+  const token = signCompact(
+    key.alg,
+    key.key,
+    { alg: key.alg, kid: key.kid, typ: 'at+jwt' },
+    payload,
+  )
   return { token, jti, expiresIn: input.ttl }
 }
 
@@ -77,7 +85,11 @@ export function sealSuccessor(successor: string, predecessor: string): string {
 }
 
 /** The successor a predecessor sealed, if it matches `successorHash`; `undefined` otherwise. */
-export function openSuccessor(sealed: string, predecessor: string, successorHash: string): string | undefined {
+export function openSuccessor(
+  sealed: string,
+  predecessor: string,
+  successorHash: string,
+): string | undefined {
   const pad = successorPad(predecessor)
   const bytes = Buffer.from(sealed, 'base64url')
   if (bytes.length !== 32) return undefined

@@ -28,5 +28,10 @@ export async function clientCredentialsGrant(
     now: ctx.clock(),
   })
   ctx.events.emit('client_credentials.issued', { client_id: client.id })
-  return { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, scope: scope.join(' ') }
+  return {
+    access_token: access.token,
+    token_type: 'Bearer',
+    expires_in: access.expiresIn,
+    scope: scope.join(' '),
+  }
 }

@@ -33,12 +33,20 @@ export async function passwordGrant(
     const user = await authenticate(ctx.store, username, password)
     ctx.throttle.succeeded(account, facts.address)
     const tokens = await startSession(ctx, user, client, scope, facts.userAgent)
-    ctx.events.emit('login.succeeded', { sub: user.id, client_id: client.id, address: facts.address })
+    ctx.events.emit('login.succeeded', {
+      sub: user.id,
+      client_id: client.id,
+      address: facts.address,
+    })
     return tokens
   } catch (error) {
     if (error instanceof InvalidGrant) {
       ctx.throttle.failed(account, facts.address, now)
-      ctx.events.emit('login.failed', { username: account, address: facts.address, detail: error.detail })
+      ctx.events.emit('login.failed', {
+        username: account,
+        address: facts.address,
+        detail: error.detail,
+      })
     }
     throw error
   }

@@ -11,7 +11,11 @@ import { verifyToken } from '../http/bearer.ts'
 import { optional, required, type Params } from '../http/params.ts'
 import type { ClientRecord } from '../store/store.ts'
 
-export async function refreshTokenGrant(ctx: BoothContext, params: Params, client: ClientRecord): Promise<TokenResponse> {
+export async function refreshTokenGrant(
+  ctx: BoothContext,
+  params: Params,
+  client: ClientRecord,
+): Promise<TokenResponse> {
   const refreshToken = required(params, 'refresh_token')
   const scope = parseScope(params.scope)
   let sessionId: string | undefined
@@ -22,7 +26,10 @@ export async function refreshTokenGrant(ctx: BoothContext, params: Params, clien
       sessionId = typeof claims.sid === 'string' ? claims.sid : ''
     } catch (error) {
       if (error instanceof InvalidToken) {
-        throw new InvalidGrant({ description: 'the access token sent along is invalid', detail: error.detail })
+        throw new InvalidGrant({
+          description: 'the access token sent along is invalid',
+          detail: error.detail,
+        })
       }
       throw error
     }

@@ -11,7 +11,12 @@ import { readParams, required } from './params.ts'
 export function accountRoutes(app: FastifyInstance, ctx: BoothContext): void {
   app.post('/signup', async (request, reply) => {
     const params = readParams(request.body)
-    const user = await signUp(ctx.store, required(params, 'username'), required(params, 'password'), ctx.clock())
+    const user = await signUp(
+      ctx.store,
+      required(params, 'username'),
+      required(params, 'password'),
+      ctx.clock(),
+    )
     ctx.events.emit('user.signed_up', { sub: user.id })
     return reply.code(201).send({ id: user.id, username: user.username })
   })

@@ -20,7 +20,11 @@ export interface Caller {
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
 
 /** Verifies the token's signature and claims; no revocation checks. Throws InvalidToken. */
-export function verifyToken(ctx: BoothContext, token: string, ignoreExpiration = false): AccessTokenClaims {
+export function verifyToken(
+  ctx: BoothContext,
+  token: string,
+  ignoreExpiration = false,
+): AccessTokenClaims {
   try {
     return verifyAccessToken(token, ctx.keys.keySet(), {
       issuer: ctx.config.issuer,
@@ -40,15 +44,23 @@ export function verifyToken(ctx: BoothContext, token: string, ignoreExpiration =
  * Throws InvalidToken when the booth knows the token is dead: its jti was revoked, or its
  * session (for user tokens) has ended. Returns that session, `undefined` for client tokens.
  */
-export async function checkNotRevoked(ctx: BoothContext, claims: AccessTokenClaims): Promise<SessionRecord | undefined> {
+export async function checkNotRevoked(
+  ctx: BoothContext,
+  claims: AccessTokenClaims,
+): Promise<SessionRecord | undefined> {
   const sid = typeof claims.sid === 'string' ? claims.sid : undefined
   const [session, revoked] = await Promise.all([
     sid === undefined ? undefined : ctx.store.findSession(sid),
     ctx.store.isAccessTokenRevoked(claims.jti),
   ])
-  const ended = sid !== undefined && (session === undefined || session.revokedAt !== undefined || session.expiresAt <= ctx.clock())
+  const ended =
+    sid !== undefined &&
+    (session === undefined || session.revokedAt !== undefined || session.expiresAt <= ctx.clock())
   if (revoked || ended) {
-    throw new InvalidToken({ description: 'the access token is no longer valid', detail: revoked ? 'jti revoked' : 'session ended' })
+    throw new InvalidToken({
+      description: 'the access token is no longer valid',
+      detail: revoked ? 'jti revoked' : 'session ended',
+    })
   }
   return session
 }
@@ -58,22 +70,32 @@ function presentedToken(ctx: BoothContext, request: FastifyRequest): string {
   const header = request.headers.authorization
   if (header !== undefined && header !== '') {
     const token = BEARER.exec(header)?.[1]
-    if (token === undefined) throw new InvalidToken({ description: 'the Authorization header is not a Bearer token' })
+    if (token === undefined)
+      throw new InvalidToken({ description: 'the Authorization header is not a Bearer token' })
     return token
   }
   const cookie = request.cookies[ACCESS_COOKIE]
-  if (cookie === undefined || cookie === '') throw new MissingToken({ description: 'an access token is required' })
-  if (request.method !== 'GET' && request.method !== 'HEAD') checkCsrf(request, cookieOrigins(ctx.config))
+  if (cookie === undefined || cookie === '')
+    throw new MissingToken({ description: 'an access token is required' })
+  if (request.method !== 'GET' && request.method !== 'HEAD')
+    checkCsrf(request, cookieOrigins(ctx.config))
   return cookie
 }
 
 /** Authenticates a user request; with `scope`, also requires that scope (403 otherwise). */
-export async function authenticateUser(ctx: BoothContext, request: FastifyRequest, scope?: string): Promise<Caller> {
+export async function authenticateUser(
+  ctx: BoothContext,
+  request: FastifyRequest,
+  scope?: string,
+): Promise<Caller> {
   const token = presentedToken(ctx, request)
   const claims = verifyToken(ctx, token)
   const session = await checkNotRevoked(ctx, claims)
   if (session === undefined) {
-    throw new InvalidToken({ description: 'this endpoint needs a user token', detail: 'client token' })
+    throw new InvalidToken({
+      description: 'this endpoint needs a user token',
+      detail: 'client token',
+    })
   }
   if (scope !== undefined && !hasScope(claims.scope, scope)) throw new InsufficientScope(scope)
   return { claims, session }

@@ -24,17 +24,25 @@ function basicCredentials(header: string): [string, string] {
   }
   try {
     // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
-    return [decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')), decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '))]
+    return [
+      decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
+      decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
+    ]
   } catch {
     throw new InvalidClient({ description: 'malformed Basic credentials' })
   }
 }
 
-async function confidentialClient(ctx: BoothContext, id: string, secret: string): Promise<ClientRecord> {
+async function confidentialClient(
+  ctx: BoothContext,
+  id: string,
+  secret: string,
+): Promise<ClientRecord> {
   try {
     return await authenticateClient(ctx.store, id, secret)
   } catch (error) {
-    if (error instanceof InvalidClient) ctx.events.emit('client.authentication_failed', { client_id: id.slice(0, 64) })
+    if (error instanceof InvalidClient)
+      ctx.events.emit('client.authentication_failed', { client_id: id.slice(0, 64) })
     throw error
   }
 }

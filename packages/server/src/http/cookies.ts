@@ -36,7 +36,11 @@ function base(config: Config) {
 }
 
 export function setTokenCookies(reply: FastifyReply, config: Config, tokens: TokenResponse): void {
-  reply.setCookie(ACCESS_COOKIE, tokens.access_token, { ...base(config), path: '/', maxAge: tokens.expires_in })
+  reply.setCookie(ACCESS_COOKIE, tokens.access_token, {
+    ...base(config),
+    path: '/',
+    maxAge: tokens.expires_in,
+  })
   if (tokens.refresh_token !== undefined) {
     reply.setCookie(REFRESH_COOKIE, tokens.refresh_token, {
       ...base(config),
@@ -60,9 +64,14 @@ export function cookieOrigins(config: Config): Set<string> {
 export function checkCsrf(request: FastifyRequest, origins: ReadonlySet<string>): void {
   const origin = request.headers.origin
   if (origin === undefined || !origins.has(origin)) {
-    throw new InvalidRequest({ description: 'cookie requests must come from an allowed origin', detail: `origin ${origin}` })
+    throw new InvalidRequest({
+      description: 'cookie requests must come from an allowed origin',
+      detail: `origin ${origin}`,
+    })
   }
   if (request.headers[CSRF_HEADER] === undefined) {
-    throw new InvalidRequest({ description: `cookie requests must carry the ${CSRF_HEADER} header` })
+    throw new InvalidRequest({
+      description: `cookie requests must carry the ${CSRF_HEADER} header`,
+    })
   }
 }

@@ -15,6 +15,9 @@ export function healthRoutes(app: FastifyInstance, ctx: BoothContext, metrics: M
     return reply.header('cache-control', 'no-store').send({ status: 'ok' })
   })
   app.get('/metrics', async (_request, reply) =>
-    reply.type('text/plain; version=0.0.4; charset=utf-8').header('cache-control', 'no-store').send(metrics.render()),
+    reply
+      .type('text/plain; version=0.0.4; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(metrics.render()),
   )
 }

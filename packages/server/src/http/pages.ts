@@ -29,7 +29,8 @@ const TYPES: Record<string, string> = {
 function load(dir: string, prefix: string, into: Map<string, Buffer>): void {
   for (const name of readdirSync(dir, { withFileTypes: true })) {
     if (name.isDirectory()) load(join(dir, name.name), `${prefix}${name.name}/`, into)
-    else if (TYPES[extname(name.name)] !== undefined) into.set(`${prefix}${name.name}`, readFileSync(join(dir, name.name)))
+    else if (TYPES[extname(name.name)] !== undefined)
+      into.set(`${prefix}${name.name}`, readFileSync(join(dir, name.name)))
   }
 }
 
@@ -50,14 +51,23 @@ export function pageRoutes(app: FastifyInstance): void {
   for (const page of ['login', 'account', 'debugger']) {
     app.get(`/${page}`, async (_request, reply) => {
       const { body, type } = send(`${page}.html`)
-      return reply.header('content-security-policy', CSP).header('cache-control', 'no-cache').type(type).send(body)
+      return reply
+        .header('content-security-policy', CSP)
+        .header('cache-control', 'no-cache')
+        .type(type)
+        .send(body)
     })
   }
   app.get('/', async (_request, reply) => reply.redirect('/login'))
   app.get<{ Params: { '*': string } }>('/assets/*', async (request, reply) => {
     const name = request.params['*']
-    if (name.includes('..') || name.endsWith('.html')) throw new NotFound({ description: 'no such asset' })
+    if (name.includes('..') || name.endsWith('.html'))
+      throw new NotFound({ description: 'no such asset' })
     const { body, type } = send(name)
-    return reply.header('content-security-policy', CSP).header('cache-control', 'no-cache').type(type).send(body)
+    return reply
+      .header('content-security-policy', CSP)
+      .header('cache-control', 'no-cache')
+      .type(type)
+      .send(body)
   })
 }

@@ -18,7 +18,12 @@ import { resolveClient } from './client-auth.ts'
 const MAX_BUFFERED = 1024 * 1024
 
 function frame(entry: RevocationRecord): string {
-  const data = JSON.stringify({ kind: entry.kind, value: entry.value, at: entry.at, expires_at: entry.expiresAt })
+  const data = JSON.stringify({
+    kind: entry.kind,
+    value: entry.value,
+    at: entry.at,
+    expires_at: entry.expiresAt,
+  })
   return `id: ${entry.seq}\nevent: revocation\ndata: ${data}\n\n`
 }
 
@@ -32,7 +37,8 @@ export function revocationFeedRoutes(
 
   app.get('/events/revocations', async (request, reply) => {
     const { confidential } = await resolveClient(ctx, request, Object.create(null))
-    if (!confidential) throw new InvalidClient({ description: 'the revocation feed needs client authentication' })
+    if (!confidential)
+      throw new InvalidClient({ description: 'the revocation feed needs client authentication' })
     const header = request.headers['last-event-id']
     const lastSeq = typeof header === 'string' && /^\d{1,15}$/.test(header) ? Number(header) : 0
 

@@ -12,7 +12,11 @@ import { readParams, required } from './params.ts'
 
 const INACTIVE = JSON.stringify({ active: false })
 
-function claimsOf(ctx: BoothContext, token: string, ignoreExpiration: boolean): AccessTokenClaims | undefined {
+function claimsOf(
+  ctx: BoothContext,
+  token: string,
+  ignoreExpiration: boolean,
+): AccessTokenClaims | undefined {
   if (token.split('.').length !== 3) return undefined
   try {
     return verifyToken(ctx, token, ignoreExpiration)
@@ -55,7 +59,8 @@ export function revocationRoutes(app: FastifyInstance, ctx: BoothContext): void 
     const params = readParams(request.body)
     const { client, confidential } = await resolveClient(ctx, request, params)
     // §2.1: the endpoint requires authentication, so token scanning needs a client secret.
-    if (!confidential) throw new InvalidClient({ description: 'introspection needs client authentication' })
+    if (!confidential)
+      throw new InvalidClient({ description: 'introspection needs client authentication' })
     const token = required(params, 'token')
     reply.header('cache-control', 'no-store').type('application/json')
 
@@ -74,7 +79,8 @@ export function revocationRoutes(app: FastifyInstance, ctx: BoothContext): void 
       if (error instanceof InvalidToken) return INACTIVE
       throw error
     }
-    const user = typeof claims.sid === 'string' ? await ctx.store.findUserById(claims.sub) : undefined
+    const user =
+      typeof claims.sid === 'string' ? await ctx.store.findUserById(claims.sub) : undefined
     return {
       active: true,
       token_type: 'Bearer',

@@ -20,7 +20,9 @@ export function tokenRoutes(app: FastifyInstance, ctx: BoothContext): void {
     let params = readParams(request.body)
     const grantType = required(params, 'grant_type')
     if (!(GRANT_TYPES as readonly string[]).includes(grantType)) {
-      throw new UnsupportedGrantType({ description: `grant_type "${grantType.slice(0, 64)}" is not supported` })
+      throw new UnsupportedGrantType({
+        description: `grant_type "${grantType.slice(0, 64)}" is not supported`,
+      })
     }
     const delivery = params.token_delivery ?? 'json'
     if (delivery !== 'json' && delivery !== 'cookie') {
@@ -36,12 +38,21 @@ export function tokenRoutes(app: FastifyInstance, ctx: BoothContext): void {
     const cookie = request.cookies[REFRESH_COOKIE]
     if (grantType === 'refresh_token' && params.refresh_token === undefined) {
       // The browser dropped the cookie (its Max-Age passed): the session is over for this client.
-      if (cookie === undefined) throw new InvalidGrant({ description: 'invalid refresh token', detail: 'no refresh cookie' })
+      if (cookie === undefined)
+        throw new InvalidGrant({
+          description: 'invalid refresh token',
+          detail: 'no refresh cookie',
+        })
       params = { ...params, refresh_token: cookie }
     }
     const tokens = await grant(request, grantType, params)
     setTokenCookies(reply, ctx.config, tokens)
-    return { token_type: tokens.token_type, expires_in: tokens.expires_in, scope: tokens.scope, token_delivery: 'cookie' }
+    return {
+      token_type: tokens.token_type,
+      expires_in: tokens.expires_in,
+      scope: tokens.scope,
+      token_delivery: 'cookie',
+    }
   })
 
   async function grant(request: FastifyRequest, grantType: string, params: Params) {

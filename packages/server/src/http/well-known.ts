@@ -15,15 +15,24 @@ export function wellKnownRoutes(app: FastifyInstance, ctx: BoothContext): void {
     grant_types_supported: GRANT_TYPES,
     response_types_supported: [],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    revocation_endpoint_auth_methods_supported: [
+      'client_secret_basic',
+      'client_secret_post',
+      'none',
+    ],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     scopes_supported: ctx.config.scopes,
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: [ctx.config.signingAlg],
   })
   const cache = `public, max-age=${ctx.config.jwksMaxAge}`
-  for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
-    app.get(path, async (_request, reply) => reply.header('cache-control', cache).type('application/json').send(metadata))
+  for (const path of [
+    '/.well-known/oauth-authorization-server',
+    '/.well-known/openid-configuration',
+  ]) {
+    app.get(path, async (_request, reply) =>
+      reply.header('cache-control', cache).type('application/json').send(metadata),
+    )
   }
   app.get('/.well-known/jwks.json', async (_request, reply) =>
     // max-age is what the key schedule allows: keys are published two max-ages before they sign.

@@ -40,18 +40,28 @@ function migrations(kind: Kind): Record<string, Migration> {
           .addColumn('revoked_at', 'bigint')
           .addColumn('user_agent', 'text')
           .execute()
-        await db.schema.createIndex('sessions_user').on('sessions').columns(['user_id', 'created_at']).execute()
+        await db.schema
+          .createIndex('sessions_user')
+          .on('sessions')
+          .columns(['user_id', 'created_at'])
+          .execute()
         await db.schema
           .createTable('refresh_tokens')
           .addColumn('hash', 'text', (c) => c.primaryKey())
-          .addColumn('session_id', 'text', (c) => c.notNull().references('sessions.id').onDelete('cascade'))
+          .addColumn('session_id', 'text', (c) =>
+            c.notNull().references('sessions.id').onDelete('cascade'),
+          )
           .addColumn('created_at', 'bigint', (c) => c.notNull())
           .addColumn('expires_at', 'bigint', (c) => c.notNull())
           .addColumn('consumed_at', 'bigint')
           .addColumn('successor_hash', 'text')
           .addColumn('successor_sealed', 'text')
           .execute()
-        await db.schema.createIndex('refresh_tokens_session').on('refresh_tokens').column('session_id').execute()
+        await db.schema
+          .createIndex('refresh_tokens_session')
+          .on('refresh_tokens')
+          .column('session_id')
+          .execute()
         await db.schema
           .createTable('signing_keys')
           .addColumn('kid', 'text', (c) => c.primaryKey())
@@ -71,7 +81,11 @@ function migrations(kind: Kind): Record<string, Migration> {
           .addColumn('at', 'bigint', (c) => c.notNull())
           .addColumn('expires_at', 'bigint', (c) => c.notNull())
           .execute()
-        await db.schema.createIndex('revocations_value').on('revocations').columns(['kind', 'value']).execute()
+        await db.schema
+          .createIndex('revocations_value')
+          .on('revocations')
+          .columns(['kind', 'value'])
+          .execute()
       },
     },
   }

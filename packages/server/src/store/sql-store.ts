@@ -42,13 +42,23 @@ export function createSqlStore(db: SqlDatabase): Store {
   const { qb } = db
   const lock = db.kind === 'postgres'
 
-  function logRevocation(tx: SqlRunner, kind: RevocationKind, value: string, at: number, expiresAt: number) {
+  function logRevocation(
+    tx: SqlRunner,
+    kind: RevocationKind,
+    value: string,
+    at: number,
+    expiresAt: number,
+  ) {
     return tx.run(qb.insertInto('revocations').values({ kind, value, at, expires_at: expiresAt }))
   }
 
   async function revokeSessionIn(tx: SqlRunner, id: string, now: number, expiresAt: number) {
     const changed = await tx.run(
-      qb.updateTable('sessions').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null),
+      qb
+        .updateTable('sessions')
+        .set({ revoked_at: now })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null),
     )
     // The session's refresh tokens stay (purgeExpired drops them once expired), so presenting
     // one answers 'revoked' rather than 'unknown'.
@@ -81,7 +91,9 @@ export function createSqlStore(db: SqlDatabase): Store {
     },
 
     async findUserByUsername(username) {
-      const [row] = await db.all(qb.selectFrom('users').selectAll().where('username', '=', username))
+      const [row] = await db.all(
+        qb.selectFrom('users').selectAll().where('username', '=', username),
+      )
       return row && toUser(row)
     },
 
@@ -160,11 +172,14 @@ export function createSqlStore(db: SqlDatabase): Store {
         if (lock) select = select.forUpdate()
         const [token] = await tx.all(select)
         if (token === undefined) return { status: 'unknown' }
-        const [row] = await tx.all(qb.selectFrom('sessions').selectAll().where('id', '=', token.session_id))
+        const [row] = await tx.all(
+          qb.selectFrom('sessions').selectAll().where('id', '=', token.session_id),
+        )
         if (row === undefined) return { status: 'unknown' }
         const session = toSession(row)
         if (session.clientId !== request.clientId) return { status: 'mismatch' }
-        if (request.sessionId !== undefined && session.id !== request.sessionId) return { status: 'mismatch' }
+        if (request.sessionId !== undefined && session.id !== request.sessionId)
+          return { status: 'mismatch' }
         if (session.revokedAt !== undefined) return { status: 'revoked' }
         if (session.expiresAt <= now) return { status: 'expired' }
 
@@ -173,7 +188,11 @@ export function createSqlStore(db: SqlDatabase): Store {
           await tx.run(
             qb
               .updateTable('refresh_tokens')
-              .set({ consumed_at: now, successor_hash: next.hash, successor_sealed: next.sealedForPredecessor })
+              .set({
+                consumed_at: now,
+                successor_hash: next.hash,
+                successor_sealed: next.sealedForPredecessor,
+              })
               .where('hash', '=', presentedHash),
           )
           await tx.run(
@@ -187,16 +206,25 @@ export function createSqlStore(db: SqlDatabase): Store {
               successor_sealed: null,
             }),
           )
-          await tx.run(qb.updateTable('sessions').set({ last_used_at: now }).where('id', '=', session.id))
+          await tx.run(
+            qb.updateTable('sessions').set({ last_used_at: now }).where('id', '=', session.id),
+          )
           return { status: 'rotated', session: { ...session, lastUsedAt: now } }
         }
 
         // A consumed token: the same successor again if this is the immediately previous token
         // presented within the grace window (its successor not yet used), otherwise reuse.
         // The window is [consumed_at, consumed_at + graceMs): with graceMs = 0 there is none.
-        if (now - Number(token.consumed_at) < graceMs && token.successor_hash && token.successor_sealed) {
+        if (
+          now - Number(token.consumed_at) < graceMs &&
+          token.successor_hash &&
+          token.successor_sealed
+        ) {
           const [successor] = await tx.all(
-            qb.selectFrom('refresh_tokens').select('consumed_at').where('hash', '=', token.successor_hash),
+            qb
+              .selectFrom('refresh_tokens')
+              .select('consumed_at')
+              .where('hash', '=', token.successor_hash),
           )
           if (successor !== undefined && successor.consumed_at === null) {
             return {
@@ -249,7 +277,9 @@ export function createSqlStore(db: SqlDatabase): Store {
     revokeSession(id, userId, now, revocationExpiresAt) {
       return db.transaction(async (tx) => {
         if (userId !== undefined) {
-          const [owner] = await tx.all(qb.selectFrom('sessions').select('user_id').where('id', '=', id))
+          const [owner] = await tx.all(
+            qb.selectFrom('sessions').select('user_id').where('id', '=', id),
+          )
           if (owner?.user_id !== userId) return false
         }
         return revokeSessionIn(tx, id, now, revocationExpiresAt)
@@ -259,7 +289,11 @@ export function createSqlStore(db: SqlDatabase): Store {
     revokeAllSessions(userId, now, revocationExpiresAt) {
       return db.transaction(async (tx) => {
         const live = await tx.all(
-          qb.selectFrom('sessions').select('id').where('user_id', '=', userId).where('revoked_at', 'is', null),
+          qb
+            .selectFrom('sessions')
+            .select('id')
+            .where('user_id', '=', userId)
+            .where('revoked_at', 'is', null),
         )
         for (const { id } of live) await revokeSessionIn(tx, id, now, revocationExpiresAt)
         // A cut-off also covers access tokens of sessions that were already gone from the list.
@@ -274,7 +308,12 @@ export function createSqlStore(db: SqlDatabase): Store {
 
     async isAccessTokenRevoked(jti) {
       const rows = await db.all(
-        qb.selectFrom('revocations').select('seq').where('kind', '=', 'jti').where('value', '=', jti).limit(1),
+        qb
+          .selectFrom('revocations')
+          .select('seq')
+          .where('kind', '=', 'jti')
+          .where('value', '=', jti)
+          .limit(1),
       )
       return rows.length > 0
     },
@@ -289,15 +328,13 @@ export function createSqlStore(db: SqlDatabase): Store {
           .orderBy('seq')
           .limit(limit),
       )
-      return rows.map(
-        (r): RevocationRecord => ({
-          seq: Number(r.seq),
-          kind: r.kind as RevocationKind,
-          value: r.value,
-          at: Number(r.at),
-          expiresAt: Number(r.expires_at),
-        }),
-      )
+      return rows.map((r): RevocationRecord => ({
+        seq: Number(r.seq),
+        kind: r.kind as RevocationKind,
+        value: r.value,
+        at: Number(r.at),
+        expiresAt: Number(r.expires_at),
+      }))
     },
 
     async purgeExpired(now) {
@@ -310,26 +347,32 @@ export function createSqlStore(db: SqlDatabase): Store {
 
     async listSigningKeys() {
       const rows = await db.all(qb.selectFrom('signing_keys').selectAll().orderBy('activates_at'))
-      return rows.map(
-        (r): SigningKeyRecord => ({
-          kid: r.kid,
-          alg: r.alg,
-          publicJwk: r.public_jwk,
-          privateSealed: r.private_sealed,
-          createdAt: Number(r.created_at),
-          activatesAt: Number(r.activates_at),
-        }),
-      )
+      return rows.map((r): SigningKeyRecord => ({
+        kid: r.kid,
+        alg: r.alg,
+        publicJwk: r.public_jwk,
+        privateSealed: r.private_sealed,
+        createdAt: Number(r.created_at),
+        activatesAt: Number(r.activates_at),
+      }))
     },
 
     insertSigningKey(key, unlessActivatingAfter) {
       return db.transaction(async (tx) => {
         if (lock) {
           // Two instances rotating at the same moment must create one key, not two.
-          await tx.all(qb.selectNoFrom((eb) => eb.fn<number>('pg_advisory_xact_lock', [eb.val(7_238_541)]).as('l')))
+          await tx.all(
+            qb.selectNoFrom((eb) =>
+              eb.fn<number>('pg_advisory_xact_lock', [eb.val(7_238_541)]).as('l'),
+            ),
+          )
         }
         const newer = await tx.all(
-          qb.selectFrom('signing_keys').select('kid').where('activates_at', '>=', unlessActivatingAfter).limit(1),
+          qb
+            .selectFrom('signing_keys')
+            .select('kid')
+            .where('activates_at', '>=', unlessActivatingAfter)
+            .limit(1),
         )
         if (newer.length > 0) return false
         await tx.run(
@@ -348,6 +391,16 @@ export function createSqlStore(db: SqlDatabase): Store {
   }
 }
 
-function toUser(row: { id: string; username: string; password_hash: string; created_at: number }): UserRecord {
-  return { id: row.id, username: row.username, passwordHash: row.password_hash, createdAt: Number(row.created_at) }
+function toUser(row: {
+  id: string
+  username: string
+  password_hash: string
+  created_at: number
+}): UserRecord {
+  return {
+    id: row.id,
+    username: row.username,
+    passwordHash: row.password_hash,
+    createdAt: Number(row.created_at),
+  }
 }

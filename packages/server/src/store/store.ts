@@ -117,7 +117,12 @@ export interface Store {
   /** Sessions of a user that are neither revoked nor expired, newest first. */
   listActiveSessions(userId: string, now: number): Promise<SessionRecord[]>
   /** Revokes one session (of `userId` when given) and logs it; false if none was live. */
-  revokeSession(id: string, userId: string | undefined, now: number, revocationExpiresAt: number): Promise<boolean>
+  revokeSession(
+    id: string,
+    userId: string | undefined,
+    now: number,
+    revocationExpiresAt: number,
+  ): Promise<boolean>
   /** Revokes every session of a user and logs a user cut-off at `now`; returns how many. */
   revokeAllSessions(userId: string, now: number, revocationExpiresAt: number): Promise<number>
   /** Logs the revocation of one access token by its jti. */

@@ -110,14 +110,12 @@ export function openSqlite(path: string, options: SqliteOptions): SqlDatabase {
   }
 
   function scheduleFlush(): void {
-    flushing ??= new Promise<void>((done) => setImmediate(done))
-      .then(flush)
-      .finally(() => {
-        flushing = undefined
-        // A transaction queued after flush() last found the queue empty, but before this ran,
-        // saw `flushing` still set and scheduled nothing: run it now, or it waits forever.
-        if (queue.length > 0) scheduleFlush()
-      })
+    flushing ??= new Promise<void>((done) => setImmediate(done)).then(flush).finally(() => {
+      flushing = undefined
+      // A transaction queued after flush() last found the queue empty, but before this ran,
+      // saw `flushing` still set and scheduled nothing: run it now, or it waits forever.
+      if (queue.length > 0) scheduleFlush()
+    })
   }
 
   return {
