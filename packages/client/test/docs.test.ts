@@ -9,7 +9,7 @@ describe('docs/errors.md, @tokenbooth/client', () => {
     const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8')
     const section = doc.slice(doc.indexOf('## @tokenbooth/client'))
     assert.ok(section.length > 0)
-    const rows = [...section.matchAll(/^\| (\w+) \| `(ERR_[A-Z_]+)` \|/gm)].map((m) => [
+    const rows = [...section.matchAll(/^\|\s*(\w+)\s*\|\s*`(ERR_[A-Z_]+)`\s*\|/gm)].map((m) => [
       m[1]!,
       m[2]!,
     ])

@@ -13,7 +13,7 @@ function doc(file: string): string {
 }
 
 function documented(file: string): string[] {
-  return [...doc(file).matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]!)
+  return [...doc(file).matchAll(/^\|\s*`([^`]+)`\s*\|/gm)].map((m) => m[1]!)
 }
 
 describe('docs/errors.md', () => {
@@ -36,7 +36,7 @@ describe('docs/events.md', () => {
     for (const [name, level] of Object.entries(EVENTS)) {
       assert.match(
         doc('events.md'),
-        new RegExp(`^\\| \`${name.replace('.', '\\.')}\` \\| ${level} \\|`, 'm'),
+        new RegExp(`^\\|\\s*\`${name.replace('.', '\\.')}\`\\s*\\|\\s*${level}\\s*\\|`, 'm'),
       )
     }
   })
