@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: the booth over HTTP on SQLite (synchronous=FULL, then NORMAL), JWT signing and
- * verification peers in process, and, when the refresh target is missed, a CPU profile of the
- * booth during a refresh run. Prints Markdown tables; writes bench/results/latest.{json,md}.
+ * verification peers in process, the verifier SDK (bench/verify/: in process, resource servers
+ * over HTTP, memory, revocation latency), and, when the refresh target is missed, a CPU profile
+ * of the booth during a refresh run. Prints Markdown tables; writes bench/results/latest.{json,md}.
  *
- * Flags: --quick (short runs, for trying the harness), --only=http|crypto, --profile (always
- * profile), --no-profile (never).
+ * Flags: --quick (short runs, for trying the harness), --only=http|crypto|verify, --profile
+ * (always profile), --no-profile (never).
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -15,6 +16,8 @@ import type { CryptoOptions, CryptoResults } from './crypto/main.ts'
 import { runHttpSuite, type HttpModeResult, type HttpOptions } from './http/suite.ts'
 import { machineFacts, pinPrefix, type MachineFacts } from './lib/machine.ts'
 import { summarizeProfile, type ProfileSummary } from './lib/profile.ts'
+import { verifyHasErrors, verifyMarkdown } from './verify/report.ts'
+import { runVerifySuite, verifyOptions, type VerifyResults } from './verify/suite.ts'
 import {
   REFRESH_TARGET,
   cryptoTables,
@@ -31,7 +34,7 @@ const CRYPTO = fileURLToPath(new URL('./crypto/main.ts', import.meta.url))
 
 interface Flags {
   quick: boolean
-  only: 'http' | 'crypto' | undefined
+  only: 'http' | 'crypto' | 'verify' | undefined
   profile: boolean | undefined
 }
 
@@ -41,11 +44,11 @@ function parseFlags(argv: readonly string[]): Flags {
     if (arg === '--quick') flags.quick = true
     else if (arg === '--profile') flags.profile = true
     else if (arg === '--no-profile') flags.profile = false
-    else if (arg === '--only=http' || arg === '--only=crypto')
-      flags.only = arg.slice(7) as 'http' | 'crypto'
+    else if (arg === '--only=http' || arg === '--only=crypto' || arg === '--only=verify')
+      flags.only = arg.slice(7) as 'http' | 'crypto' | 'verify'
     else
       throw new TypeError(
-        `unknown flag ${JSON.stringify(arg)}; use --quick, --only=http|crypto, --profile, --no-profile`,
+        `unknown flag ${JSON.stringify(arg)}; use --quick, --only=http|crypto|verify, --profile, --no-profile`,
       )
   }
   return flags
@@ -126,20 +129,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     ? { warmupMs: 100, roundMs: 60, rounds: 3 }
     : { warmupMs: 300, roundMs: 150, rounds: 7 }
 
+  const verifySuite = verifyOptions(facts, flags.quick)
+
   let http: HttpModeResult[] = []
-  if (flags.only !== 'crypto') http = await runHttpSuite(httpOptions)
+  if (flags.only === undefined || flags.only === 'http') http = await runHttpSuite(httpOptions)
   let crypto: CryptoResults | undefined
-  if (flags.only !== 'http') {
+  if (flags.only === undefined || flags.only === 'crypto') {
     process.stderr.write('in-process JWT peers (pinned to core 1)\n')
     crypto = await runCrypto(cryptoOptions, facts)
+  }
+  let verify: VerifyResults | undefined
+  if (flags.only === undefined || flags.only === 'verify') {
+    verify = await runVerifySuite(verifySuite)
   }
   const refresh = refreshFigure(http, 'FULL')
   let profile: Awaited<ReturnType<typeof profileRefresh>> | undefined
   const missed = refresh !== undefined && refresh < REFRESH_TARGET
-  if (
-    flags.profile === true ||
-    (flags.profile === undefined && missed && flags.only !== 'crypto')
-  ) {
+  if (flags.profile === true || (flags.profile === undefined && missed && http.length > 0)) {
     process.stderr.write('profiling the booth during a refresh run (--cpu-prof)\n')
     profile = await profileRefresh(httpOptions)
   }
@@ -157,6 +163,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     crypto
       ? `## In process (median of ${cryptoOptions.rounds} rounds)\n\n${cryptoTables(crypto)}`
       : '',
+    verify ? `## Verifier\n\n${verifyMarkdown(verify)}` : '',
     profile
       ? `## Where a refresh spends its time\n\n${profileText(profile.summary, profile.rps)}\n\nProfile: ${profile.file}`
       : '',
@@ -164,7 +171,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const markdown = `${sections.join('\n\n')}\n`
   process.stdout.write(`\n${markdown}`)
 
-  const errors = hasErrors(http)
+  const errors = hasErrors(http) || (verify !== undefined && verifyHasErrors(verify))
   writeFileSync(join(RESULTS, 'latest.md'), markdown)
   writeFileSync(
     join(RESULTS, 'latest.json'),
@@ -175,7 +182,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         durationSeconds: (Date.now() - started) / 1000,
         machine: facts,
         revision: rev,
-        options: { http: { ...httpOptions, facts: undefined }, crypto: cryptoOptions },
+        options: {
+          http: { ...httpOptions, facts: undefined },
+          crypto: cryptoOptions,
+          verify: { ...verifySuite, facts: undefined },
+        },
         refreshTarget: {
           perSecond: REFRESH_TARGET,
           full: refresh,
@@ -184,6 +195,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         errors,
         http,
         crypto,
+        verify,
         profile: profile?.summary,
       },
       null,

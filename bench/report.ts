@@ -11,11 +11,11 @@ import type { ProfileSummary } from './lib/profile.ts'
 /** The issue's target for refreshes per second on this 2-core machine. */
 export const REFRESH_TARGET = 3000
 
-const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–')
-const fixed = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '–')
-const pct = (n: number) => `${Math.round(n * 100)} %`
+export const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–')
+export const fixed = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '–')
+export const pct = (n: number) => `${Math.round(n * 100)} %`
 
-function table(head: string[], rows: string[][]): string {
+export function table(head: string[], rows: string[][]): string {
   // numbers (with their units and the "(mix)" note) align right
   const numeric = (cell: string) => /^[-–\d.,×%µ ]*$/.test(cell.replace(' (mix)', ''))
   const right = head.map((_, i) => rows.every((r) => numeric(r[i] ?? '')))

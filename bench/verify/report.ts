@@ -1,0 +1,286 @@
+/**
+ * Markdown for the verifier benchmarks, with the issue's targets checked: cold ≥ 0.97× the
+ * node:crypto floor and ≥ fast-jwt; warm ≥ 2× fast-jwt's cache hit; over HTTP, a repeat token
+ * ≥ 0.9× the no-auth server and ≥ 2× / ≥ 5× express-session on Redis / PostgreSQL, by CPU µs.
+ */
+import type { PeerResult } from '../crypto/harness.ts'
+import { fixed, int, table } from '../report.ts'
+import type { HttpRow } from './http.ts'
+import type { VerifyGroup } from './inprocess.ts'
+import type { VerifyResults } from './suite.ts'
+
+export const TARGETS = {
+  coldVsRaw: 0.97,
+  warmVsFastJwtCache: 2,
+  repeatVsNoAuth: 0.9,
+  vsRedis: 2,
+  vsPostgres: 5,
+}
+
+const SDK = 'tokenbooth createVerifier'
+const CORE = 'tokenbooth verifyAccessToken'
+const RAW = 'node:crypto (raw)'
+
+const times = (n: number) => `${fixed(n, 2)}×`
+const verdict = (ok: boolean) => (ok ? 'met' : '**NOT MET**')
+const spread = (r: PeerResult) => `${Math.round(((r.max - r.min) / r.opsPerSec) * 100)} %`
+
+function find(group: VerifyGroup | undefined, name: string): PeerResult | undefined {
+  return group?.results.find((r) => r.name === name)
+}
+
+/** One table per algorithm: every peer cold and warm, as ops/s and as a ratio. */
+export function inProcessTables(results: VerifyResults): string {
+  const parts: string[] = []
+  const algs = [...new Set(results.inProcess.groups.map((g) => g.alg))]
+  for (const alg of algs) {
+    const cold = results.inProcess.groups.find((g) => g.alg === alg && g.mode === 'cold')
+    const warm = results.inProcess.groups.find((g) => g.alg === alg && g.mode === 'warm')
+    const rawCold = find(cold, RAW)
+    const fastCache = find(warm, 'fast-jwt (cache)')
+    const rows = (cold?.results ?? []).map((c) => {
+      const w = find(warm, c.name)
+      return [
+        c.name,
+        int(c.opsPerSec),
+        fixed(1e6 / c.opsPerSec),
+        spread(c),
+        rawCold ? times(c.opsPerSec / rawCold.opsPerSec) : '–',
+        w ? int(w.opsPerSec) : '–',
+        w ? fixed(1e6 / w.opsPerSec, 2) : '–',
+        w ? spread(w) : '–',
+        w && fastCache ? times(w.opsPerSec / fastCache.opsPerSec) : '–',
+      ]
+    })
+    parts.push(
+      `**${alg}** (cold: a pool of ${int(cold?.pool ?? NaN)} distinct tokens)\n\n${table(
+        [
+          'verifier',
+          'cold ops/s',
+          'cold µs/op',
+          'spread',
+          'cold × raw',
+          'warm ops/s',
+          'warm µs/op',
+          'spread',
+          'warm × fast-jwt cache',
+        ],
+        rows,
+      )}`,
+    )
+  }
+  return parts.join('\n\n')
+}
+
+/** The in-process targets, per algorithm, for the SDK and for the sync core. */
+export function inProcessVerdicts(results: VerifyResults): string {
+  const rows: string[][] = []
+  const algs = [...new Set(results.inProcess.groups.map((g) => g.alg))]
+  for (const alg of algs) {
+    const cold = results.inProcess.groups.find((g) => g.alg === alg && g.mode === 'cold')
+    const warm = results.inProcess.groups.find((g) => g.alg === alg && g.mode === 'warm')
+    const raw = find(cold, RAW)?.opsPerSec ?? NaN
+    const fast = find(cold, 'fast-jwt')?.opsPerSec ?? NaN
+    for (const name of [SDK, CORE]) {
+      const ops = find(cold, name)?.opsPerSec ?? NaN
+      const vsRaw = ops / raw
+      const vsFast = ops / fast
+      const warmRatio =
+        name === SDK
+          ? (find(warm, SDK)?.opsPerSec ?? NaN) / (find(warm, 'fast-jwt (cache)')?.opsPerSec ?? NaN)
+          : NaN
+      rows.push([
+        alg,
+        name.replace('tokenbooth ', ''),
+        times(vsRaw),
+        verdict(vsRaw >= TARGETS.coldVsRaw),
+        times(vsFast),
+        verdict(vsFast >= 1),
+        name === SDK ? times(warmRatio) : '–',
+        name === SDK ? verdict(warmRatio >= TARGETS.warmVsFastJwtCache) : '–',
+      ])
+    }
+  }
+  return table(
+    [
+      'alg',
+      '@tokenbooth/verify',
+      'cold × raw',
+      `≥ ${TARGETS.coldVsRaw}×`,
+      'cold × fast-jwt',
+      '≥ 1×',
+      'warm × fast-jwt cache',
+      `≥ ${TARGETS.warmVsFastJwtCache}×`,
+    ],
+    rows,
+  )
+}
+
+const LOAD_NAMES: Record<string, string> = {
+  none: 'no auth',
+  'none (control)': 'no auth, a second server (A/A control)',
+  'repeat token': 'our adapter, repeat token',
+  'new token': 'our adapter, new token every request',
+  'session-memory': 'express-session, MemoryStore',
+  'session-redis': 'express-session, Redis',
+  'session-pg': 'express-session, PostgreSQL',
+}
+
+function rowName(row: HttpRow): string {
+  return LOAD_NAMES[row.load === 'session' ? row.variant : row.load] ?? row.load
+}
+
+export function httpRowsTable(rows: readonly HttpRow[]): string {
+  return table(
+    [
+      'server',
+      'authentication',
+      'req/s',
+      'CPU µs/req',
+      'of which store',
+      'rounds (CPU µs)',
+      'server core',
+      'p50 ms',
+      'p99 ms',
+      'CPU × no auth',
+      'non-2xx',
+    ],
+    rows.map((r) => {
+      const none = rows.find((x) => x.framework === r.framework && x.load === 'none')
+      return [
+        r.framework,
+        rowName(r),
+        int(r.rps),
+        fixed(r.cpuMicros),
+        r.storeNote === undefined ? '' : `${fixed(r.storeMicros)} (${r.storeNote})`,
+        r.rounds.length > 1
+          ? `${fixed(r.cpuMicrosRange[0])}–${fixed(r.cpuMicrosRange[1])} (${r.rounds.length})`
+          : '1 run',
+        `${Math.round(r.serverCore * 100)} %`,
+        fixed(r.latencyMs.p50, 2),
+        fixed(r.latencyMs.p99, 2),
+        none ? times(r.cpuMicros / none.cpuMicros) : '–',
+        r.badStatus + r.socketErrors === 0 ? '0' : `**${r.badStatus + r.socketErrors}**`,
+      ]
+    }),
+  )
+}
+
+/** The HTTP targets, compared by CPU µs per request. */
+export function httpVerdicts(rows: readonly HttpRow[]): string[] {
+  const lines: string[] = []
+  const cpu = (framework: string, key: string) =>
+    rows.find(
+      (r) =>
+        r.framework === framework &&
+        (r.load === key || (r.load === 'session' && r.variant === key)),
+    )?.cpuMicros
+  for (const framework of [...new Set(rows.map((r) => r.framework))]) {
+    const none = cpu(framework, 'none')
+    const repeat = cpu(framework, 'repeat token')
+    if (none === undefined || repeat === undefined) continue
+    const control = cpu(framework, 'none (control)')
+    if (control !== undefined) {
+      lines.push(
+        `${framework}, A/A control: a second, identical no-auth server measured ${fixed(control)} ` +
+          `vs ${fixed(none)} µs/req (${times(none / control)}); differences of that size are noise`,
+      )
+    }
+    const ratio = none / repeat
+    lines.push(
+      `${framework}, repeat token vs no auth (≥ ${TARGETS.repeatVsNoAuth}×): ${times(ratio)} ` +
+        `(${fixed(repeat)} vs ${fixed(none)} µs/req) — ${verdict(ratio >= TARGETS.repeatVsNoAuth)}`,
+    )
+    for (const [store, target, name] of [
+      ['session-redis', TARGETS.vsRedis, 'Redis'],
+      ['session-pg', TARGETS.vsPostgres, 'PostgreSQL'],
+    ] as const) {
+      const session = cpu(framework, store)
+      if (session === undefined) continue
+      const r = session / repeat
+      lines.push(
+        `${framework}, repeat token vs express-session + ${name} (≥ ${target}×): ${times(r)} ` +
+          `(${fixed(repeat)} vs ${fixed(session)} µs/req) — ${verdict(r >= target)}`,
+      )
+    }
+  }
+  const bad = rows.filter((r) => r.badStatus + r.socketErrors > 0)
+  for (const r of bad) {
+    lines.push(`ERRORS: ${r.framework} ${rowName(r)} had non-2xx answers or socket errors`)
+  }
+  return lines
+}
+
+const mb = (bytes: number) => fixed(bytes / 1024 / 1024)
+
+export function memoryTable(results: VerifyResults): string {
+  const users = [...new Set(results.memory.map((m) => m.users))]
+  return table(
+    [
+      'users',
+      'verifier RSS MB',
+      'verifier heap MB',
+      'tokens cached',
+      'MemoryStore RSS MB',
+      'MemoryStore heap MB',
+      'session bytes/user (RSS)',
+      'session bytes/user (heap)',
+    ],
+    users.map((n) => {
+      const v = results.memory.find((m) => m.mode === 'verifier' && m.users === n)
+      const s = results.memory.find((m) => m.mode === 'session' && m.users === n)
+      const s0 = results.memory.find((m) => m.mode === 'session' && m.users === users[0])
+      return [
+        int(n),
+        v ? mb(v.rss) : '–',
+        v ? mb(v.heapUsed) : '–',
+        v ? int(v.held) : '–',
+        s ? mb(s.rss) : '–',
+        s ? mb(s.heapUsed) : '–',
+        s ? int((s.rss - s.baselineRss) / n) : '–',
+        // the heap's growth over the smallest run, per extra user
+        s && s0 && s !== s0 ? int((s.heapUsed - s0.heapUsed) / (n - s0.users)) : '–',
+      ]
+    }),
+  )
+}
+
+export function revocationText(results: VerifyResults): string {
+  const r = results.revocation
+  return (
+    `${r.trials} logouts: from \`/logout\`'s response to the verifier rejecting the token ` +
+    `p50 **${fixed(r.p50, 2)} ms**, p99 **${fixed(r.p99, 2)} ms**, max ${fixed(r.max, 2)} ms ` +
+    `(${r.beforeResponse} of ${r.trials} already rejected when the response arrived); from sending ` +
+    `the logout, p50 ${fixed(r.fromRequestP50, 2)} ms.`
+  )
+}
+
+export function verifyMarkdown(results: VerifyResults): string {
+  return [
+    '### In process: cold (each token once) and warm (the same token again)',
+    '',
+    inProcessTables(results),
+    '',
+    '**Targets in process**',
+    '',
+    inProcessVerdicts(results),
+    '',
+    '### Over HTTP (ES256; server and store on core 0, wrk on core 1)',
+    '',
+    httpRowsTable(results.http),
+    '',
+    ...httpVerdicts(results.http).map((l) => `- ${l}`),
+    '',
+    '### Memory after N distinct users',
+    '',
+    memoryTable(results),
+    '',
+    '### Revocation latency',
+    '',
+    revocationText(results),
+  ].join('\n')
+}
+
+export function verifyHasErrors(results: VerifyResults): boolean {
+  return results.http.some((r) => r.badStatus + r.socketErrors > 0)
+}
