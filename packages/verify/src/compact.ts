@@ -81,12 +81,31 @@ function assertCanonical(token: string, start: number, end: number, last: boolea
     if (last) return
     throw new TokenMalformed('token has an empty part')
   }
-  const rem = n & 3
-  if (rem === 0) return
-  const unused = rem === 2 ? 0x0f : rem === 3 ? 0x03 : -1
-  if (unused === -1 || (B64URL[token.charCodeAt(end - 1)]! & unused) !== 0) {
+  if (!hasCanonicalEnd(token, start, end)) {
     throw new TokenMalformed('token is not canonical base64url')
   }
+}
+
+// The length and last-character rule above, for a segment already known to be base64url
+function hasCanonicalEnd(token: string, start: number, end: number): boolean {
+  const rem = (end - start) & 3
+  if (rem === 0) return true
+  const unused = rem === 2 ? 0x0f : rem === 3 ? 0x03 : -1
+  return unused !== -1 && (B64URL[token.charCodeAt(end - 1)]! & unused) === 0
+}
+
+// The longest run of base64url characters from lastIndex; V8 compiles it to native code, about
+// four times faster per character than the loop of assertCompact
+const BASE64URL_RUN = /[A-Za-z0-9_-]*/y
+
+/**
+ * True if `token.slice(start, end)` is canonical unpadded base64url (possibly empty): the check
+ * {@link assertCompact} makes of each part, for one part, as a boolean and without a slice.
+ */
+export function isCanonicalSegment(token: string, start: number, end: number): boolean {
+  BASE64URL_RUN.lastIndex = start
+  BASE64URL_RUN.test(token) // always matches, possibly nothing; lastIndex is where the run ends
+  return BASE64URL_RUN.lastIndex === end && hasCanonicalEnd(token, start, end)
 }
 
 /**

@@ -1,4 +1,4 @@
-import { TokenMalformed, TokenMissing } from './errors.ts'
+import { RequestMalformed, TokenMissing } from './errors.ts'
 
 /**
  * Request headers as the frameworks hand them over: a Fetch `Headers` (Hono, Workers, Deno), or
@@ -13,11 +13,21 @@ import { TokenMalformed, TokenMissing } from './errors.ts'
 export type RequestHeaders = Headers | Readonly<Record<string, string | string[] | undefined>>
 
 /**
+ * The header a cookie-mode request must carry (the booth's own rule, `@tokenbooth/client` sends
+ * it on every cookie-mode request). A cross-site form cannot set a custom header, and a
+ * cross-site `fetch` that sets one needs a CORS preflight the service does not grant: a cookie
+ * that arrives without it may have been sent by another site (OWASP CSRF cheat sheet, custom
+ * request headers), so it is not taken as a credential.
+ */
+export const CSRF_HEADER = 'x-tokenbooth-csrf'
+
+/**
  * Takes the access token from `Authorization: Bearer <token>` (RFC 6750 §2.1; the scheme is
  * case-insensitive, RFC 9110 §11.1) or, when `cookieName` is given and there is no Bearer
- * header, from that cookie. Throws `TokenMissing` when there is neither (an `Authorization`
- * header with another scheme counts as none), and `TokenMalformed` for `Bearer` with no token or
- * with more than one `Authorization` header.
+ * header, from that cookie, which counts only with the {@link CSRF_HEADER} header beside it.
+ * Throws `TokenMissing` when there is neither (an `Authorization` header with another scheme
+ * counts as none), and `RequestMalformed` (RFC 6750 §3.1 `invalid_request`) for `Bearer` with no
+ * token, more than one `Authorization` header, or the cookie without the CSRF header.
  *
  * It does NOT look at the query string or a form body (RFC 6750 §2.2, §2.3: both leak tokens into
  * logs), nor validate the token beyond taking it out: the verifier does that.
@@ -32,7 +42,12 @@ export function extractToken(headers: RequestHeaders, cookieName: string | undef
     const cookie = header(headers, 'cookie')
     if (cookie !== undefined) {
       const token = cookieValue(cookie, cookieName)
-      if (token !== undefined && token !== '') return token
+      if (token !== undefined && token !== '') {
+        if (header(headers, CSRF_HEADER) === undefined) {
+          throw new RequestMalformed(`a cookie credential needs the ${CSRF_HEADER} header`)
+        }
+        return token
+      }
     }
   }
   throw new TokenMissing('no access token in the request')
@@ -58,7 +73,7 @@ function header(headers: RequestHeaders, name: string): string | undefined {
   if (value.length === 0) return undefined
   // Node joins repeated Cookie headers itself; several Authorization headers are ambiguous
   if (name === 'cookie') return value.join('; ')
-  throw new TokenMalformed('more than one Authorization header')
+  throw new RequestMalformed(`more than one ${name} header`)
 }
 
 // "Bearer" compared case-insensitively without allocating: OR-ing 0x20 lower-cases ASCII letters
@@ -70,13 +85,13 @@ function bearerToken(value: string): string | undefined {
   for (let i = 0; i < 6; i++) {
     if ((value.charCodeAt(i) | 0x20) !== BEARER.charCodeAt(i)) return undefined
   }
-  if (value.length === 6) throw new TokenMalformed('"Bearer" without a token')
+  if (value.length === 6) throw new RequestMalformed('"Bearer" without a token')
   if (value.charCodeAt(6) !== 32) return undefined // "Bearerx…" is another scheme
   let start = 7
   while (value.charCodeAt(start) === 32) start++
   let end = value.length
   while (end > start && value.charCodeAt(end - 1) === 32) end--
-  if (start === end) throw new TokenMalformed('"Bearer" without a token')
+  if (start === end) throw new RequestMalformed('"Bearer" without a token')
   return value.slice(start, end)
 }
 

@@ -270,6 +270,21 @@ export class TokenMissing extends TokenInvalid {
 }
 
 /**
+ * The request is malformed in how it presents its credentials (RFC 6750 §3.1 `invalid_request`):
+ * `Authorization: Bearer` with no token, more than one `Authorization` header, or an access
+ * cookie without the `X-Tokenbooth-CSRF` header that cookie-mode requests must carry. Not a
+ * `TokenInvalid`: no token was judged. Adapters answer 400 with `error="invalid_request"`.
+ *
+ * @example
+ * ```ts
+ * await assert.rejects(verifier.verifyRequest({ authorization: 'Bearer' }), RequestMalformed)
+ * ```
+ */
+export class RequestMalformed extends TokenboothError {
+  override readonly code = 'ERR_REQUEST_MALFORMED'
+}
+
+/**
  * The token lacks a scope the route requires. `scope` holds the space-separated scopes the route
  * needs, for the RFC 6750 §3 `scope` attribute of the 403 challenge. Not a `TokenInvalid`: the
  * token is fine, it is only not enough here.

@@ -30,6 +30,7 @@
  */
 export {
   InsufficientScope,
+  RequestMalformed,
   TokenAlgorithmNotAllowed,
   TokenClaimInvalid,
   TokenExpired,

@@ -12,11 +12,17 @@ const PSS_SALT = constants.RSA_PSS_SALTLEN_DIGEST
  * including one of the wrong length, which is rejected before any crypto runs. Throws `TypeError`
  * if the key object does not fit its algorithm (a hand-built KeySet).
  *
+ * `signingInput` is `header.payload`, which the caller has checked is base64url (ASCII). It is
+ * encoded as UTF-8 rather than latin1 as defence in depth: should an unchecked string ever get
+ * here, a character above U+00FF cannot pass for the byte latin1 would truncate it to (U+0141
+ * for "A"), since no other string has the UTF-8 bytes of an ASCII one. Passing the string lets
+ * HMAC hash it without an intermediate Buffer.
+ *
  * It does NOT look at the header or the claims.
  */
 export function verifySignature(
   { alg, key }: VerificationKey,
-  signingInput: Buffer,
+  signingInput: string,
   signature: Buffer,
 ): boolean {
   // defence in depth against hand-built key sets: an HMAC key must be secret, everything else public
@@ -26,28 +32,42 @@ export function verifySignature(
   switch (alg) {
     // RFC 7518 §3.4: ECDSA signatures are the fixed-width R || S, converted to DER here (below)
     case 'ES256':
-      return signature.length === 64 && verify('sha256', signingInput, key, rsToDer(signature, 32))
+      return (
+        signature.length === 64 &&
+        verify('sha256', bytes(signingInput), key, rsToDer(signature, 32))
+      )
     case 'ES384':
-      return signature.length === 96 && verify('sha384', signingInput, key, rsToDer(signature, 48))
+      return (
+        signature.length === 96 &&
+        verify('sha384', bytes(signingInput), key, rsToDer(signature, 48))
+      )
     case 'EdDSA':
-      return signature.length === 64 && verify(null, signingInput, key, signature)
+      return signature.length === 64 && verify(null, bytes(signingInput), key, signature)
     // OpenSSL rejects an RSA signature whose length differs from the modulus
     case 'RS256':
-      return signature.length > 0 && verify('sha256', signingInput, key, signature)
+      return signature.length > 0 && verify('sha256', bytes(signingInput), key, signature)
     case 'PS256':
       return (
         signature.length > 0 &&
-        verify('sha256', signingInput, { key, padding: PSS, saltLength: PSS_SALT }, signature)
+        verify(
+          'sha256',
+          bytes(signingInput),
+          { key, padding: PSS, saltLength: PSS_SALT },
+          signature,
+        )
       )
     case 'HS256': {
       // timingSafeEqual requires equal lengths; the length of a MAC is not secret
       if (signature.length !== 32) return false
-      return timingSafeEqual(createHmac('sha256', key).update(signingInput).digest(), signature)
+      const mac = createHmac('sha256', key).update(signingInput, 'utf8').digest()
+      return timingSafeEqual(mac, signature)
     }
     default:
       return false
   }
 }
+
+const bytes = (text: string): Buffer => Buffer.from(text, 'utf8')
 
 /**
  * Re-encodes a JWS ECDSA signature, R || S with each half `size` bytes (RFC 7518 §3.4), as the

@@ -72,7 +72,11 @@ export interface VerifierOptions {
   revocation?: false | RevocationOptions
   /** Name of a cookie holding the access token, read by `verifyRequest` when there is no Bearer header. */
   cookie?: string
-  /** Logging hook; see {@link VerifierEvent}. */
+  /**
+   * Logging hook; see {@link VerifierEvent}. Default: a stale feed, refused feed credentials and a
+   * failed JWKS load become `process.emitWarning` calls (see `warnByDefault`); nothing else is
+   * reported.
+   */
   onEvent?: (event: VerifierEvent) => void
 }
 

@@ -10,6 +10,7 @@ import type { AccessTokenClaims } from './claims.ts'
 import { extractToken } from './credentials.ts'
 import type { RequestHeaders } from './credentials.ts'
 import { TokenExpired, TokenKeyUnknown, TokenMalformed, VerifierUnavailable } from './errors.ts'
+import { warnByDefault } from './events.ts'
 import type { VerifierEvent } from './events.ts'
 import { createKeyStore } from './key-store.ts'
 import { createRevocationFeed } from './revocation-feed.ts'
@@ -18,8 +19,7 @@ import { createRevocationList } from './revocations.ts'
 import { createTokenCache } from './token-cache.ts'
 import { resolveOptions } from './verifier-options.ts'
 import type { VerifierOptions } from './verifier-options.ts'
-import { verifyAccessToken } from './verify-jwt.ts'
-import type { VerifyOptions } from './verify-jwt.ts'
+import { resolveVerifyOptions, verifyWithOptions } from './verify-jwt.ts'
 
 /**
  * A snapshot of a verifier's state, for health checks and metrics.
@@ -55,6 +55,19 @@ export interface Verifier {
   verify(token: string): Promise<AccessTokenClaims>
   /** Takes the token from `Authorization: Bearer` (or the configured cookie) and verifies it. */
   verifyRequest(headers: RequestHeaders): Promise<AccessTokenClaims>
+  /**
+   * `verifyRequest` without a promise when none is needed, for the adapters' hot path: the claims
+   * themselves when the answer needs no I/O (the keys are loaded and the `kid` is known: nearly
+   * every request), a promise only while it must wait for keys. A failure known at once is
+   * thrown; one found after waiting rejects the promise. Same checks, same errors.
+   *
+   * @example
+   * ```ts
+   * const result = verifier.verifyRequestNow(req.headers) // may throw
+   * const claims = result instanceof Promise ? await result : result
+   * ```
+   */
+  verifyRequestNow(headers: RequestHeaders): AccessTokenClaims | Promise<AccessTokenClaims>
   /** Resolves when keys are loaded and, with revocation, the feed's backlog is applied. */
   ready(): Promise<void>
   status(): VerifierStatus
@@ -95,10 +108,11 @@ const NO_KEYS = Symbol('no keys')
 export function createVerifier(options: VerifierOptions): Verifier {
   const config = resolveOptions(options)
   const { clock, onEvent, revocation } = config
+  const policy = revocation === undefined ? 'fail-open' : revocation.policy
   const emit = (event: VerifierEvent): void => {
-    if (onEvent === undefined) return
     try {
-      onEvent(event)
+      if (onEvent === undefined) warnByDefault(event, policy)
+      else onEvent(event)
     } catch {
       // a broken logger must not break verification
     }
@@ -133,12 +147,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
         })
   // the feed whose liveness gates every verify, under fail-closed only
   const gate = revocation?.policy === 'fail-closed' ? feed : undefined
-  const verifyOptions: VerifyOptions = {
+  const verifyOptions = resolveVerifyOptions({
     issuer: config.issuer,
     audience: config.audience,
     clockTolerance: config.clockTolerance,
     now: clock,
-  }
+  })
   const toleranceMs = config.clockTolerance * 1000
   let closed: VerifierUnavailable | undefined
 
@@ -152,7 +166,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (claims === undefined) {
       const keys = keyStore.keys
       if (keys === undefined) throw NO_KEYS
-      claims = freezeClaims(verifyAccessToken(token, keys, verifyOptions))
+      claims = freezeClaims(verifyWithOptions(token, keys, verifyOptions))
       cache.set(token, claims)
     } else if (now > claims.exp * 1000 + toleranceMs) {
       // the same bound as verifyAccessToken: accepted up to and including exp + tolerance
@@ -184,26 +198,37 @@ export function createVerifier(options: VerifierOptions): Verifier {
     throw unknown
   }
 
-  function verify(token: string): Promise<AccessTokenClaims> {
+  // The claims at once, or a promise when keys must be loaded or refetched first; throws otherwise
+  function verifyNow(token: string): AccessTokenClaims | Promise<AccessTokenClaims> {
     try {
-      return Promise.resolve(verifySync(token))
+      return verifySync(token)
     } catch (error) {
       if (error === NO_KEYS) return verifyAfterKeyLoad(token)
       if (error instanceof TokenKeyUnknown) return verifyAfterRefetch(token, error)
+      throw error
+    }
+  }
+
+  function verify(token: string): Promise<AccessTokenClaims> {
+    try {
+      return Promise.resolve(verifyNow(token))
+    } catch (error) {
       return Promise.reject(error)
     }
   }
 
+  const verifyRequestNow = (headers: RequestHeaders) =>
+    verifyNow(extractToken(headers, config.cookie))
+
   return {
     verify,
+    verifyRequestNow,
     verifyRequest(headers) {
-      let token: string
       try {
-        token = extractToken(headers, config.cookie)
+        return Promise.resolve(verifyRequestNow(headers))
       } catch (error) {
         return Promise.reject(error)
       }
-      return verify(token)
     },
     async ready() {
       try {

@@ -1,14 +1,21 @@
 import { Buffer } from 'node:buffer'
 import { assertClaims } from './claims.ts'
 import type { AccessTokenClaims } from './claims.ts'
-import { assertCompact, decodeJsonSegment, maxTokenLengthOption } from './compact.ts'
+import {
+  assertCompact,
+  decodeJsonSegment,
+  isCanonicalSegment,
+  maxTokenLengthOption,
+} from './compact.ts'
 import {
   TokenAlgorithmNotAllowed,
   TokenHeaderUnsupported,
   TokenKeyUnknown,
   TokenMalformed,
   TokenSignatureInvalid,
+  TokenTooLarge,
 } from './errors.ts'
+import { findKnownHeader, rememberHeader } from './known-headers.ts'
 import { MAX_KID_LENGTH } from './key-set.ts'
 import type { KeySet, VerificationKey } from './key-set.ts'
 import { verifySignature } from './signature.ts'
@@ -50,6 +57,39 @@ const DEFAULT_CLOCK_TOLERANCE = 5
 const DEFAULT_TYP = 'at+jwt'
 
 /**
+ * {@link VerifyOptions} validated once, with every default applied and `typ` normalized: what
+ * {@link verifyWithOptions} takes, so that a verifier checks its options at setup and not on
+ * every token.
+ */
+export interface ResolvedVerifyOptions {
+  readonly issuer: string
+  readonly audience: string | readonly string[]
+  readonly clockTolerance: number
+  readonly now: () => number
+  readonly maxTokenLength: number
+  /** Normalized with {@link normalizeTyp}. */
+  readonly typ: string
+  readonly ignoreExpiration: boolean
+}
+
+/** Validates `options` (TypeError naming the option) and applies the defaults. */
+export function resolveVerifyOptions(options: VerifyOptions): ResolvedVerifyOptions {
+  const { issuer, audience, clockTolerance = DEFAULT_CLOCK_TOLERANCE, typ = DEFAULT_TYP } = options
+  const { now = Date.now, ignoreExpiration = false } = options
+  const maxTokenLength = maxTokenLengthOption(options.maxTokenLength)
+  assertOptions(issuer, audience, clockTolerance, now, typ, ignoreExpiration)
+  return Object.freeze({
+    issuer,
+    audience,
+    clockTolerance,
+    now,
+    maxTokenLength,
+    typ: normalizeTyp(typ),
+    ignoreExpiration,
+  })
+}
+
+/**
  * Verifies a JWS-compact access token synchronously with node:crypto and returns its claims, or
  * throws a `TokenInvalid` subclass saying why not (RFC 8725, RFC 9068 §4, RFC 7515):
  *
@@ -79,39 +119,104 @@ export function verifyAccessToken(
   keys: KeySet,
   options: VerifyOptions,
 ): AccessTokenClaims {
-  const { issuer, audience, clockTolerance = DEFAULT_CLOCK_TOLERANCE, typ = DEFAULT_TYP } = options
-  const { now = Date.now, ignoreExpiration = false } = options
-  const maxTokenLength = maxTokenLengthOption(options.maxTokenLength)
-  assertOptions(issuer, audience, clockTolerance, now, typ, ignoreExpiration)
+  return verifyWithOptions(token, keys, resolveVerifyOptions(options))
+}
 
-  assertCompact(token, maxTokenLength)
+/**
+ * {@link verifyAccessToken} with options resolved beforehand by {@link resolveVerifyOptions}.
+ *
+ * Two paths, one outcome. A token whose header segment is one that verified recently
+ * (`known-headers.ts`) skips decoding and policing its header, the same bytes as before; its
+ * payload and signature parts are checked character by character exactly as on the first-sight
+ * path, and every later check is the same, in the same order.
+ */
+export function verifyWithOptions(
+  token: string,
+  keys: KeySet,
+  options: ResolvedVerifyOptions,
+): AccessTokenClaims {
+  if (typeof token !== 'string') throw new TokenMalformed('token must be a string')
+  if (token.length > options.maxTokenLength) {
+    throw new TokenTooLarge(`token is longer than ${options.maxTokenLength}`)
+  }
+  const known = findKnownHeader(token)
+  if (known === undefined) return verifyFirstSight(token, keys, options)
+
+  const headerEnd = known.prefix.length - 1
+  const payloadEnd = token.lastIndexOf('.')
+  // a non-empty payload running up to the last dot (so exactly three parts), then the signature
+  if (
+    payloadEnd <= headerEnd + 1 ||
+    !isCanonicalSegment(token, headerEnd + 1, payloadEnd) ||
+    !isCanonicalSegment(token, payloadEnd + 1, token.length)
+  ) {
+    assertCompact(token, options.maxTokenLength) // throws, with the precise reason
+    throw new TokenMalformed('token is not three canonical base64url parts')
+  }
+  if (known.typ !== options.typ) {
+    throw new TokenHeaderUnsupported(`header "typ" is not "${options.typ}"`)
+  }
+  const key = keys.get(known.kid)
+  if (key === undefined) throw new TokenKeyUnknown(known.kid)
+  if (known.alg !== key.alg) {
+    throw new TokenAlgorithmNotAllowed('header "alg" does not match the key')
+  }
+  checkSignature(token, payloadEnd, key)
+  return checkPayload(token, headerEnd, payloadEnd, options)
+}
+
+// The full path, for a header not seen in a verified token before; it remembers the header after
+// the token has passed every check
+function verifyFirstSight(
+  token: string,
+  keys: KeySet,
+  options: ResolvedVerifyOptions,
+): AccessTokenClaims {
+  assertCompact(token, options.maxTokenLength)
   const headerEnd = token.indexOf('.')
   const payloadEnd = token.lastIndexOf('.')
   const header = decodeJsonSegment(token.slice(0, headerEnd), 'header')
-  const key = selectKey(header, keys, typ)
+  const key = selectKey(header, keys, options.typ)
+  checkSignature(token, payloadEnd, key)
+  const claims = checkPayload(token, headerEnd, payloadEnd, options)
+  rememberHeader({
+    prefix: token.slice(0, headerEnd + 1),
+    alg: key.alg,
+    kid: header.kid as string, // selectKey has checked it; a hand-built key set may name keys otherwise
+    typ: options.typ,
+  })
+  return claims
+}
 
-  // the signing input is ASCII (checked above), so latin1 gives its bytes without a UTF-8 pass
-  const signingInput = Buffer.from(token.slice(0, payloadEnd), 'latin1')
+// RFC 7515 §5.2: the signature, before the payload is even decoded
+function checkSignature(token: string, payloadEnd: number, key: VerificationKey): void {
   const signature = Buffer.from(token.slice(payloadEnd + 1), 'base64url')
   let valid: boolean
   try {
-    valid = verifySignature(key, signingInput, signature)
+    valid = verifySignature(key, token.slice(0, payloadEnd), signature)
   } catch (cause) {
     if (cause instanceof TypeError) throw cause // a broken key set is the developer's mistake
     throw new TokenSignatureInvalid('signature verification failed', { cause })
   }
   if (!valid) throw new TokenSignatureInvalid('signature does not verify')
+}
 
+function checkPayload(
+  token: string,
+  headerEnd: number,
+  payloadEnd: number,
+  options: ResolvedVerifyOptions,
+): AccessTokenClaims {
   const payload = decodeJsonSegment(token.slice(headerEnd + 1, payloadEnd), 'payload')
-  const nowMs = now()
+  const nowMs = options.now()
   if (!Number.isFinite(nowMs))
     throw new TypeError(`"now" must return a finite number, got ${nowMs}`)
   assertClaims(payload, {
-    issuer,
-    audience,
+    issuer: options.issuer,
+    audience: options.audience,
     now: nowMs / 1000,
-    tolerance: clockTolerance,
-    ignoreExpiration,
+    tolerance: options.clockTolerance,
+    ignoreExpiration: options.ignoreExpiration,
   })
   return payload
 }
@@ -138,7 +243,7 @@ function selectKey(header: Record<string, unknown>, keys: KeySet, typ: string): 
   const { alg, kid } = header
   if (typeof alg !== 'string') throw new TokenMalformed('header "alg" must be a string')
   if (!isSupportedAlg(alg)) throw new TokenAlgorithmNotAllowed('header "alg" is not allowed')
-  if (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== normalizeTyp(typ)) {
+  if (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== typ) {
     throw new TokenHeaderUnsupported(`header "typ" is not "${typ}"`)
   }
   if (typeof kid !== 'string' || kid === '' || kid.length > MAX_KID_LENGTH) {

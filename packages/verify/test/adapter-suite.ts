@@ -4,13 +4,21 @@
  *
  * An adapter under test is a `start(verifier)` that serves, on 127.0.0.1:
  * - `GET /me`: authentication only; answers 200 with the claims as JSON;
- * - `GET /admin`: requires the scope `admin`; answers 200 with the claims as JSON.
+ * - `GET /admin`: requires the scope `admin`; answers 200 with the claims as JSON;
+ * - `GET /boom`: authentication only, then the handler fails (a rejected promise).
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createVerifier } from '../src/index.ts'
 import type { Verifier } from '../src/index.ts'
-import { AUDIENCE, FEED_CLIENT_ID, FEED_CLIENT_SECRET, FakeIssuer, waitFor } from './fake-issuer.ts'
+import {
+  AUDIENCE,
+  FEED_CLIENT_ID,
+  FEED_CLIENT_SECRET,
+  FakeIssuer,
+  generateIssuerKey,
+  waitFor,
+} from './fake-issuer.ts'
 
 export interface StartedServer {
   url: string
@@ -123,6 +131,45 @@ export function defineAdapterSuite(name: string, start: StartAdapter): void {
       const foreign = await other.sign()
       await other.close()
       assertJsonError(await get(`${live.url}/me`, foreign), 401, 'invalid_token')
+    })
+
+    test('"Bearer" with no token: 400 invalid_request (RFC 6750 §3.1)', async () => {
+      for (const authorization of ['Bearer', 'Bearer   ']) {
+        const res = await fetch(`${live.url}/me`, { headers: { authorization } })
+        const text = await res.text()
+        assert.equal(res.status, 400, text)
+        assert.equal(JSON.parse(text).error, 'invalid_request')
+        assert.match(
+          res.headers.get('www-authenticate') ?? '',
+          /^Bearer realm="tokenbooth", error="invalid_request"/,
+        )
+      }
+    })
+
+    test('keys not loaded yet, then a kid published later: both wait for the keys (the async path)', async () => {
+      // a verifier of its own, no ready() awaited; no cooldown, so the new kid may refetch at once
+      const fresh = createVerifier({ issuer: f.issuer.url, audience: AUDIENCE, jwksCooldownMs: 0 })
+      const server = await start(fresh)
+      try {
+        const first = await get(`${server.url}/me`, await f.issuer.sign({ sub: 'early' }))
+        assert.equal(first.status, 200, first.text)
+        assert.equal(first.body.sub, 'early')
+        const key = generateIssuerKey()
+        f.issuer.keys.push(key)
+        const rotated = await get(`${server.url}/me`, await f.issuer.sign({ sub: 'later' }, key))
+        assert.equal(rotated.status, 200, rotated.text)
+        assert.equal(rotated.body.sub, 'later')
+      } finally {
+        await server.close()
+        await fresh.close()
+      }
+    })
+
+    test('a handler that fails: 500, and the server keeps serving', async () => {
+      const token = await f.issuer.sign()
+      const reply = await get(`${live.url}/boom`, token)
+      assert.equal(reply.status, 500)
+      assert.equal((await get(`${live.url}/me`, token)).status, 200)
     })
 
     test('good token: 200 with the claims (scheme case-insensitive)', async () => {

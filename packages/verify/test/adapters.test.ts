@@ -17,6 +17,12 @@ import type { StartedServer } from './adapter-suite.ts'
 
 after(closeAdapterFixture)
 
+// The handler of every adapter's GET /boom: it fails after a turn of the event loop
+async function fail(): Promise<never> {
+  await new Promise((resolve) => setImmediate(resolve))
+  throw new Error('handler failed on purpose')
+}
+
 async function listen(server: Server): Promise<StartedServer> {
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
@@ -35,7 +41,9 @@ defineAdapterSuite('node:http', (verifier) => {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body))
   const me = protect(verifier, (req, res) => json(res, req.auth))
   const admin = protect(verifier, (_req, res, claims) => json(res, claims), { scope: 'admin' })
-  return listen(createServer((req, res) => (req.url === '/admin' ? admin : me)(req, res)))
+  const boom = protect(verifier, fail, { onError: () => {} })
+  const routes: Record<string, typeof me> = { '/admin': admin, '/boom': boom }
+  return listen(createServer((req, res) => (routes[req.url ?? ''] ?? me)(req, res)))
 })
 
 defineAdapterSuite('express', (verifier) => {
@@ -46,11 +54,19 @@ defineAdapterSuite('express', (verifier) => {
     expressAuth(verifier, { scope: ['admin'] }),
     (req, res) => void res.json(req.auth),
   )
+  app.get('/boom', expressAuth(verifier), fail)
+  // Express's default error handler would print the stack; the status is what the suite checks
+  app.use((_error: unknown, _req: express.Request, res: express.Response, _next: unknown) => {
+    res.status(500).json({ error: 'server_error' })
+  })
   return listen(createServer(app))
 })
 
 defineAdapterSuite('fastify', async (verifier) => {
   const app = Fastify()
+  app.setErrorHandler(async (_error, _request, reply) =>
+    reply.code(500).send({ error: 'server_error' }),
+  )
   app.decorateRequest('auth', null)
   app.get('/me', { preHandler: fastifyAuth(verifier) }, async (request) => request.auth)
   app.get(
@@ -58,6 +74,7 @@ defineAdapterSuite('fastify', async (verifier) => {
     { preHandler: fastifyAuth(verifier, { scope: 'admin' }) },
     async (request) => request.auth,
   )
+  app.get('/boom', { preHandler: fastifyAuth(verifier) }, fail)
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as { port: number }
   return { url: `http://127.0.0.1:${port}`, close: () => app.close() }
@@ -67,6 +84,8 @@ defineAdapterSuite('hono', async (verifier) => {
   const app = new Hono<{ Variables: AuthVariables }>()
   app.get('/me', honoAuth(verifier), (c) => c.json(c.get('auth')))
   app.get('/admin', honoAuth(verifier, { scope: 'admin' }), (c) => c.json(c.get('auth')))
+  app.get('/boom', honoAuth(verifier), fail)
+  app.onError((_error, c) => c.json({ error: 'server_error' }, 500)) // quiet: no stack on stderr
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server
   await once(server, 'listening')
   const { port } = server.address() as { port: number }

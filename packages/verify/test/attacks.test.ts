@@ -292,38 +292,67 @@ describe('typ', () => {
   }
 })
 
+// Each case runs twice: once on a header that verified before (the fast path of verify-jwt.ts,
+// which does not scan header and payload characters but leans on the signature) and once on a
+// header never seen (the first-sight path, which checks every character before anything else)
+for (const path of ['known header', 'first-sight header'] as const) {
+  describe(`malformed compact serialization (${path})`, () => {
+    // a header member nobody else uses makes the first-sight header unique to this run
+    const token =
+      path === 'known header'
+        ? signToken(signers.ES256)
+        : signToken(signers.ES256, claims(), { 'x-fresh': randomBytes(8).toString('hex') })
+    before(() => {
+      if (path === 'known header') verifyAccessToken(token, keys, options)
+    })
+    const [h, p, s] = parts(token)
+    const std = (segment: string) => segment.replaceAll('-', '+').replaceAll('_', '/')
+    // the 6th character c swapped for U+0100 + c, whose low byte is c: the same bytes under latin1
+    const lookAlike = (segment: string) =>
+      `${segment.slice(0, 5)}${String.fromCharCode(0x100 + segment.charCodeAt(5))}${segment.slice(6)}`
+
+    const cases: Record<string, string> = {
+      'padding on header': `${h}==.${p}.${s}`,
+      'padding on payload': `${h}.${p}==.${s}`,
+      'padding on signature': `${h}.${p}.${s}==`,
+      'padding char inside': `${h}.${p.slice(0, 4)}=${p.slice(4)}.${s}`,
+      "'+' (standard base64)": `${h}.${p}.${s.slice(0, 10)}+${s.slice(11)}`,
+      "'/' (standard base64)": `${h}.${p}.${s.slice(0, 10)}/${s.slice(11)}`,
+      "'+' in the payload": `${h}.${p.slice(0, 10)}+${p.slice(11)}.${s}`,
+      'standard base64 signature': `${h}.${p}.${std(s)}${std(s) === s ? '+' : ''}`,
+      'space inside': `${h}.${p.slice(0, 8)} ${p.slice(8)}.${s}`,
+      'leading space': ` ${token}`,
+      'trailing newline': `${token}\n`,
+      'tab before signature': `${h}.${p}.\t${s}`,
+      'non-ASCII character': `${h}.${p}é.${s}`,
+      'a look-alike above U+00FF in the payload': `${h}.${lookAlike(p)}.${s}`,
+      'a look-alike above U+00FF in the signature': `${h}.${p}.${lookAlike(s)}`,
+      'two parts': `${h}.${p}`,
+      'four parts': `${token}.${s}`,
+      'five parts (JWE shape)': `${h}.${p}.${s}.${s}.${s}`,
+      'empty header': `.${p}.${s}`,
+      'empty payload': `${h}..${s}`,
+      'all empty': '..',
+      'empty string': '',
+      'only dots': '....',
+      'impossible length (4n+1)': `${h}.${p}.${s.padEnd(s.length + ((5 - (s.length % 4)) % 4), 'A')}`,
+      'non-canonical last character': `${h}.${p}.${s.slice(0, -1)}${String.fromCharCode(s.charCodeAt(s.length - 1) + 1)}`,
+      'non-canonical last character of the payload': `${h}.${p.slice(0, -1)}${String.fromCharCode(p.charCodeAt(p.length - 1) + 1)}.${s}`,
+      'Bearer prefix left on': `Bearer ${token}`,
+    }
+    for (const [label, bad] of Object.entries(cases)) {
+      test(`${label} is TokenMalformed`, () => rejects(bad, TokenMalformed))
+    }
+
+    test('the untouched token still verifies', () => {
+      assert.equal(verifyAccessToken(token, keys, options).sub, 'user-1')
+    })
+  })
+}
+
 describe('malformed compact serialization', () => {
   const token = signToken(signers.ES256)
-  const [h, p, s] = parts(token)
-  const std = (segment: string) => segment.replaceAll('-', '+').replaceAll('_', '/')
-
-  const cases: Record<string, string> = {
-    'padding on header': `${h}==.${p}.${s}`,
-    'padding on signature': `${h}.${p}.${s}==`,
-    'padding char inside': `${h}.${p.slice(0, 4)}=${p.slice(4)}.${s}`,
-    "'+' (standard base64)": `${h}.${p}.${s.slice(0, 10)}+${s.slice(11)}`,
-    "'/' (standard base64)": `${h}.${p}.${s.slice(0, 10)}/${s.slice(11)}`,
-    'standard base64 signature': `${h}.${p}.${std(s)}${std(s) === s ? '+' : ''}`,
-    'space inside': `${h}.${p.slice(0, 8)} ${p.slice(8)}.${s}`,
-    'leading space': ` ${token}`,
-    'trailing newline': `${token}\n`,
-    'tab before signature': `${h}.${p}.\t${s}`,
-    'non-ASCII character': `${h}.${p}é.${s}`,
-    'two parts': `${h}.${p}`,
-    'four parts': `${token}.${s}`,
-    'five parts (JWE shape)': `${h}.${p}.${s}.${s}.${s}`,
-    'empty header': `.${p}.${s}`,
-    'empty payload': `${h}..${s}`,
-    'all empty': '..',
-    'empty string': '',
-    'only dots': '....',
-    'impossible length (4n+1)': `${h}.${p}.${s.padEnd(s.length + ((5 - (s.length % 4)) % 4), 'A')}`,
-    'non-canonical last character': `${h}.${p}.${s.slice(0, -1)}${String.fromCharCode(s.charCodeAt(s.length - 1) + 1)}`,
-    'Bearer prefix left on': `Bearer ${token}`,
-  }
-  for (const [label, bad] of Object.entries(cases)) {
-    test(`${label} is TokenMalformed`, () => rejects(bad, TokenMalformed))
-  }
+  const [, p, s] = parts(token)
 
   test('a non-string token is TokenMalformed', () => {
     for (const bad of [undefined, null, 42, {}, Buffer.from(token)]) {

@@ -29,7 +29,8 @@ for (const [alg, count, size] of [
         const sig = Buffer.from(token.slice(dot + 1), 'base64url')
         sig[index]! ^= 1
         assert.throws(
-          () => verifyAccessToken(`${token.slice(0, dot)}.${sig.toString('base64url')}`, keys, options),
+          () =>
+            verifyAccessToken(`${token.slice(0, dot)}.${sig.toString('base64url')}`, keys, options),
           TokenSignatureInvalid,
         )
       }

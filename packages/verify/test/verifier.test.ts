@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import {
   InsufficientScope,
+  RequestMalformed,
   TokenExpired,
   TokenInvalid,
   TokenKeyUnknown,
@@ -137,35 +138,70 @@ describe('verifyRequest', () => {
     }
   })
 
-  test('"Bearer" without a token, or two Authorization headers, is malformed', async () => {
+  test('"Bearer" without a token, or two Authorization headers, is RequestMalformed (RFC 6750 §3.1 invalid_request)', async () => {
     const verifier = make()
-    await assert.rejects(verifier.verifyRequest({ authorization: 'Bearer' }), TokenMalformed)
-    await assert.rejects(verifier.verifyRequest({ authorization: 'Bearer    ' }), TokenMalformed)
-    await assert.rejects(
-      verifier.verifyRequest({ authorization: [`Bearer ${token}`, `Bearer ${token}`] }),
-      TokenMalformed,
-    )
+    for (const headers of [
+      { authorization: 'Bearer' },
+      { authorization: 'Bearer    ' },
+      { authorization: [`Bearer ${token}`, `Bearer ${token}`] },
+    ]) {
+      await assert.rejects(verifier.verifyRequest(headers), (error: unknown) => {
+        // not a TokenInvalid: no token was judged, and adapters answer 400, not 401
+        assert.ok(error instanceof RequestMalformed && !(error instanceof TokenInvalid))
+        assert.equal(error.code, 'ERR_REQUEST_MALFORMED')
+        return true
+      })
+    }
   })
 
   test('the configured cookie is the fallback; the header wins when both are present', async () => {
     const verifier = make({ cookie: 'at' })
+    const csrf = { 'x-tokenbooth-csrf': '1' }
     assert.equal(
-      (await verifier.verifyRequest({ cookie: `theme=dark; at=${token}; x=1` })).sub,
+      (await verifier.verifyRequest({ ...csrf, cookie: `theme=dark; at=${token}; x=1` })).sub,
       'user-1',
     )
-    assert.equal((await verifier.verifyRequest({ cookie: `at="${token}"` })).sub, 'user-1')
+    assert.equal((await verifier.verifyRequest({ ...csrf, cookie: `at="${token}"` })).sub, 'user-1')
     assert.equal(
-      (await verifier.verifyRequest(new Headers({ cookie: `at=${token}` }))).sub,
+      (await verifier.verifyRequest(new Headers({ ...csrf, cookie: `at=${token}` }))).sub,
       'user-1',
     )
-    await assert.rejects(verifier.verifyRequest({ cookie: `xat=${token}` }), TokenMissing)
-    await assert.rejects(verifier.verifyRequest({ cookie: 'at=' }), TokenMissing)
+    await assert.rejects(verifier.verifyRequest({ ...csrf, cookie: `xat=${token}` }), TokenMissing)
+    await assert.rejects(verifier.verifyRequest({ ...csrf, cookie: 'at=' }), TokenMissing)
     await assert.rejects(
-      verifier.verifyRequest({ authorization: 'Bearer bad', cookie: `at=${token}` }),
+      verifier.verifyRequest({ ...csrf, authorization: 'Bearer bad', cookie: `at=${token}` }),
       TokenMalformed,
     )
     // without the option, cookies are never read
-    await assert.rejects(make().verifyRequest({ cookie: `at=${token}` }), TokenMissing)
+    await assert.rejects(make().verifyRequest({ ...csrf, cookie: `at=${token}` }), TokenMissing)
+  })
+
+  test('CSRF: a valid access cookie without the X-Tokenbooth-CSRF header is refused', async () => {
+    // what a cross-site form post (or an <img>) sends: the cookie, and no custom header
+    const verifier = make({ cookie: 'at' })
+    for (const headers of [
+      { cookie: `at=${token}` },
+      { cookie: `at=${token}`, origin: 'https://evil.example' },
+      new Headers({ cookie: `at=${token}` }),
+    ]) {
+      await assert.rejects(verifier.verifyRequest(headers), RequestMalformed)
+      assert.throws(() => verifier.verifyRequestNow(headers), RequestMalformed)
+    }
+    // a Bearer header needs no CSRF header: a browser never attaches one by itself
+    assert.equal((await verifier.verifyRequest({ authorization: `Bearer ${token}` })).sub, 'user-1')
+  })
+
+  test('verifyRequestNow answers a known token without a promise, and throws what it knows at once', async () => {
+    const verifier = make()
+    await verifier.ready()
+    const first = verifier.verifyRequestNow({ authorization: `Bearer ${token}` })
+    assert.ok(!(first instanceof Promise))
+    assert.equal((first as AccessTokenClaims).sub, 'user-1')
+    assert.throws(() => verifier.verifyRequestNow({}), TokenMissing)
+    assert.throws(
+      () => verifier.verifyRequestNow({ authorization: `Bearer ${token.slice(0, -4)}AAAA` }),
+      TokenInvalid,
+    )
   })
 })
 
@@ -230,6 +266,17 @@ describe('describeAuthError (RFC 6750 §3)', () => {
       })
       assert.doesNotMatch(answer.body, /secret detail/)
     }
+  })
+
+  test('malformed credentials: 400 invalid_request in the challenge and the body', () => {
+    const answer = describeAuthError(new RequestMalformed('two Authorization headers'), 'shop')!
+    assert.equal(answer.status, 400)
+    assert.match(
+      answer.headers['www-authenticate']!,
+      /^Bearer realm="shop", error="invalid_request"/,
+    )
+    assert.equal(JSON.parse(answer.body).error, 'invalid_request')
+    assert.doesNotMatch(answer.body, /two Authorization/)
   })
 
   test('insufficient scope: 403 with the scope attribute; unsafe scopes are left out', () => {

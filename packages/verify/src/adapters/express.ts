@@ -24,9 +24,13 @@ declare global {
 /**
  * Express middleware that lets a request through only with a valid token holding every `scope`,
  * and puts its claims on `req.auth`. Failures are answered here, per RFC 6750: 401
- * (`WWW-Authenticate: Bearer …`), 403 `insufficient_scope`, or 503 when the verifier is
- * unavailable, each with a JSON `{"error","error_description"}` body; any other error goes to
- * `next(error)`. Throws `TypeError` at setup for a bad `scope` or `realm`.
+ * (`WWW-Authenticate: Bearer …`), 400 `invalid_request` for malformed credentials, 403
+ * `insufficient_scope`, or 503 when the verifier is unavailable, each with a JSON
+ * `{"error","error_description"}` body; any other error goes to `next(error)`. Throws `TypeError`
+ * at setup for a bad `scope` or `realm`.
+ *
+ * A token the verifier can answer for at once (nearly all) passes to `next()` synchronously, with
+ * no promise in between (`verifyRequestNow`).
  *
  * It does NOT read tokens from the query string or body (RFC 6750 §2.2–2.3).
  *
@@ -40,7 +44,16 @@ declare global {
 export function requireAuth(verifier: Verifier, options: AdapterOptions = {}): RequestHandler {
   const { scopes, realm } = adapterOptions(options)
   return (req: Request, res: Response, next: NextFunction): void => {
-    verifier.verifyRequest(req.headers).then((claims) => {
+    let result: AccessTokenClaims | Promise<AccessTokenClaims>
+    try {
+      result = verifier.verifyRequestNow(req.headers)
+    } catch (error) {
+      return fail(error)
+    }
+    if (result instanceof Promise) result.then(pass, fail)
+    else pass(result)
+
+    function pass(claims: AccessTokenClaims): void {
       try {
         if (scopes.length !== 0) requireScope(claims, ...scopes)
       } catch (error) {
@@ -49,7 +62,7 @@ export function requireAuth(verifier: Verifier, options: AdapterOptions = {}): R
       req.auth = claims
       // outside any catch: an error thrown further down the chain is not ours to answer
       next()
-    }, fail)
+    }
 
     function fail(error: unknown): void {
       const answer = describeAuthError(error, realm)

@@ -27,7 +27,8 @@ declare module 'fastify' {
 /**
  * A Fastify `preHandler` hook that lets a request through only with a valid token holding every
  * `scope`, and puts its claims on `request.auth`. Failures are answered here, per RFC 6750: 401
- * (`WWW-Authenticate: Bearer …`), 403 `insufficient_scope`, or 503 when the verifier is
+ * (`WWW-Authenticate: Bearer …`), 400 `invalid_request` for malformed credentials, 403
+ * `insufficient_scope`, or 503 when the verifier is
  * unavailable, each with a JSON `{"error","error_description"}` body; any other error goes to
  * Fastify's error handler. Use it per route or with `addHook` for a whole encapsulation context.
  * Throws `TypeError` at setup for a bad `scope` or `realm`.
@@ -48,13 +49,23 @@ export function requireAuth(
   options: AdapterOptions = {},
 ): preHandlerHookHandler {
   const { scopes, realm } = adapterOptions(options)
-  // callback style: no extra promise per request, and no done() after answering (Fastify's rule)
+  // callback style: no extra promise per request, and no done() after answering (Fastify's rule);
+  // a token the verifier answers for at once calls done() synchronously (verifyRequestNow)
   return function tokenboothAuth(
     request: FastifyRequest,
     reply: FastifyReply,
     done: HookHandlerDoneFunction,
   ): void {
-    verifier.verifyRequest(request.headers).then((claims) => {
+    let result: AccessTokenClaims | Promise<AccessTokenClaims>
+    try {
+      result = verifier.verifyRequestNow(request.headers)
+    } catch (error) {
+      return fail(error)
+    }
+    if (result instanceof Promise) result.then(pass, fail)
+    else pass(result)
+
+    function pass(claims: AccessTokenClaims): void {
       try {
         if (scopes.length !== 0) requireScope(claims, ...scopes)
       } catch (error) {
@@ -62,7 +73,7 @@ export function requireAuth(
       }
       request.auth = claims
       done()
-    }, fail)
+    }
 
     function fail(error: unknown): void {
       const answer = describeAuthError(error, realm)

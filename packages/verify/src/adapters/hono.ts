@@ -27,7 +27,8 @@ export interface AuthVariables {
 /**
  * Hono middleware that lets a request through only with a valid token holding every `scope`, and
  * sets its claims as `c.set('auth', claims)`. Failures are answered here, per RFC 6750: 401
- * (`WWW-Authenticate: Bearer …`), 403 `insufficient_scope`, or 503 when the verifier is
+ * (`WWW-Authenticate: Bearer …`), 400 `invalid_request` for malformed credentials, 403
+ * `insufficient_scope`, or 503 when the verifier is
  * unavailable, each with a JSON `{"error","error_description"}` body; any other error is thrown to
  * Hono's `onError`. Throws `TypeError` at setup for a bad `scope` or `realm`.
  *
@@ -47,7 +48,9 @@ export function requireAuth(
   return async (c, next) => {
     let claims: AccessTokenClaims
     try {
-      claims = await verifier.verifyRequest(c.req.raw.headers)
+      // awaited only when the verifier must wait for keys: one microtask less per request
+      const result = verifier.verifyRequestNow(c.req.raw.headers)
+      claims = result instanceof Promise ? await result : result
       if (scopes.length !== 0) requireScope(claims, ...scopes)
     } catch (error) {
       const answer = describeAuthError(error, realm)

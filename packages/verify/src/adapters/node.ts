@@ -32,8 +32,9 @@ export interface AuthenticatedRequest extends IncomingMessage {
  */
 export interface ProtectOptions extends AdapterOptions {
   /**
-   * Called with any error that is not an authentication failure (a bug), after a 500 answer.
-   * Default: none (the 500 is all there is).
+   * Called with any error that is not an authentication failure — a bug in the verifier's
+   * surroundings, or an error thrown (or a promise rejected) by the handler — after a 500 answer
+   * if nothing was sent yet. Default: none (the 500 is all there is).
    */
   onError?: (error: unknown) => void
 }
@@ -61,11 +62,16 @@ export function authenticate(verifier: Verifier, req: IncomingMessage): Promise<
 /**
  * Wraps a `node:http` handler so that it only runs for a request with a valid token holding every
  * `scope`; the claims are on `req.auth` and passed as the third argument. Failures are answered
- * here, per RFC 6750: 401 (`WWW-Authenticate: Bearer …`), 403 `insufficient_scope`, or 503 when
- * the verifier is unavailable, each with a JSON `{"error","error_description"}` body. Throws
- * `TypeError` at setup for a bad `scope` or `realm`.
+ * here, per RFC 6750: 401 (`WWW-Authenticate: Bearer …`), 400 `invalid_request` for malformed
+ * credentials, 403 `insufficient_scope`, or 503 when the verifier is unavailable, each with a
+ * JSON `{"error","error_description"}` body. Throws `TypeError` at setup for a bad `scope` or
+ * `realm`.
  *
- * It does NOT catch errors of `handler` itself.
+ * A token the verifier can answer for at once (nearly all) runs the handler synchronously, with no
+ * promise in between (`verifyRequestNow`). If the handler throws or its promise rejects, the
+ * request is answered 500 `server_error` (unless the handler already sent headers: then the connection is
+ * dropped, so a half-sent answer does not look complete) and the error goes to `onError`: a broken handler never becomes an
+ * unhandled rejection that takes the process down.
  *
  * @example
  * ```ts
@@ -80,7 +86,16 @@ export function protect(
   const { scopes, realm } = adapterOptions(options)
   const { onError } = options
   return (req, res) => {
-    verifier.verifyRequest(req.headers).then((claims) => {
+    let result: AccessTokenClaims | Promise<AccessTokenClaims>
+    try {
+      result = verifier.verifyRequestNow(req.headers)
+    } catch (error) {
+      return fail(error)
+    }
+    if (result instanceof Promise) result.then(pass, fail)
+    else pass(result)
+
+    function pass(claims: AccessTokenClaims): void {
       try {
         if (scopes.length !== 0) requireScope(claims, ...scopes)
       } catch (error) {
@@ -88,8 +103,17 @@ export function protect(
       }
       const authed = req as AuthenticatedRequest
       authed.auth = claims
-      return handler(authed, res, claims)
-    }, fail)
+      let outcome: unknown
+      try {
+        outcome = handler(authed, res, claims)
+      } catch (error) {
+        return serverError(error)
+      }
+      // a thenable from an async handler: its rejection is ours to report, not the process's
+      if (typeof (outcome as PromiseLike<unknown> | undefined)?.then === 'function') {
+        ;(outcome as PromiseLike<unknown>).then(undefined, serverError)
+      }
+    }
 
     function fail(error: unknown): void {
       const answer = describeAuthError(error, realm)
@@ -97,8 +121,15 @@ export function protect(
         res.writeHead(answer.status, answer.headers).end(answer.body)
         return
       }
+      serverError(error)
+    }
+
+    function serverError(error: unknown): void {
       if (!res.headersSent) {
         res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"server_error"}')
+      } else if (!res.writableEnded) {
+        // a half-sent answer must not look complete: drop the connection instead of ending it
+        res.destroy()
       }
       onError?.(error)
     }

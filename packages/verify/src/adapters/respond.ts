@@ -6,6 +6,7 @@
  */
 import {
   InsufficientScope,
+  RequestMalformed,
   TokenExpired,
   TokenInvalid,
   TokenMissing,
@@ -24,7 +25,7 @@ import {
  * ```
  */
 export interface AuthErrorResponse {
-  status: 401 | 403 | 503
+  status: 400 | 401 | 403 | 503
   headers: Record<string, string>
   body: string
 }
@@ -61,6 +62,8 @@ const SCOPE_TOKENS = /^[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*$
  *
  * - `TokenMissing` → 401, `WWW-Authenticate: Bearer realm="…"` with no error attribute (§3.1: the
  *   client may not know authentication is needed); body `invalid_request`, as the booth answers;
+ * - `RequestMalformed` → 400, `error="invalid_request"` (§3.1: `Bearer` with no token, two
+ *   `Authorization` headers, an access cookie without the CSRF header);
  * - any other `TokenInvalid` (revoked included) → 401, `error="invalid_token"`;
  * - `InsufficientScope` → 403, `error="insufficient_scope"`, `scope="…"`;
  * - `VerifierUnavailable` → 503 `temporarily_unavailable` with `Retry-After`, and no challenge:
@@ -87,6 +90,11 @@ export function describeAuthError(
   const challenge = `Bearer realm="${realm}"`
   if (error instanceof TokenMissing) {
     return answer(401, challenge, 'invalid_request', 'an access token is required')
+  }
+  if (error instanceof RequestMalformed) {
+    const description = 'the request presents its credentials in a malformed way'
+    const header = `${challenge}, error="invalid_request", error_description="${description}"`
+    return answer(400, header, 'invalid_request', description)
   }
   if (error instanceof TokenInvalid) {
     const description =
@@ -123,7 +131,7 @@ export function describeAuthError(
 }
 
 function answer(
-  status: 401 | 403 | 503,
+  status: 400 | 401 | 403 | 503,
   challenge: string | undefined,
   error: string,
   description: string,
