@@ -182,7 +182,13 @@ export function createClient(options: ClientOptions) {
       // The refresh before the call found the session over: nothing left to end at the booth.
       if (!(error instanceof SessionExpired)) failure = new LogoutFailed({ cause: error })
     }
-    // Signed out here even when the booth did not confirm: the user asked to leave.
+    // Cookie mode: the credentials are the booth's HttpOnly cookies, which only the booth can
+    // clear. Unconfirmed, they still work, so the session stays and the user can try again:
+    // "signed out" here would be false, and a retry that forgot the session could not refresh
+    // it (its 401 would pass for "nothing left to end" while the other sessions live on).
+    if (failure !== undefined && mode === 'cookie') throw failure
+    // Bearer: the tokens live only here, so dropping them signs this client out whatever the
+    // booth said; the user asked to leave.
     await session.signOut(reason, epoch)
     if (failure !== undefined) throw failure
   }
@@ -216,7 +222,8 @@ export function createClient(options: ClientOptions) {
     },
     /**
      * Ends this session at the booth (`POST /logout`) and here. Emits `'signed-out'`. Rejects
-     * with {@link LogoutFailed} when the booth did not confirm (signed out here anyway).
+     * with {@link LogoutFailed} when the booth did not confirm: in bearer mode signed out here
+     * anyway; in cookie mode still signed in (the booth's cookies still work), so call it again.
      *
      * @example
      * ```ts
@@ -226,7 +233,8 @@ export function createClient(options: ClientOptions) {
     logout: (): Promise<void> => endAtBooth('/logout', 'logout'),
     /**
      * Ends every session of the user at the booth (`POST /logout/all`) and this one here; the
-     * user's other clients find out at their next refresh (`session-expired`).
+     * user's other clients find out at their next refresh (`session-expired`). Rejects with
+     * {@link LogoutFailed} as `logout()` does.
      *
      * @example
      * ```ts

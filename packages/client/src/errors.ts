@@ -177,9 +177,13 @@ export class RefreshFailed extends ClientError {
 }
 
 /**
- * `logout()` or `logoutAll()` could not confirm that the booth ended the session(s). The client
- * has signed out locally anyway (tokens cleared, `'signed-out'` emitted); the booth may still
- * hold the session until it expires, so tell the user or try again with the booth's help.
+ * `logout()` or `logoutAll()` could not confirm that the booth ended the session(s): no answer,
+ * or a refusal other than a 401. The booth may still hold the session(s), so tell the user.
+ *
+ * - Bearer mode: the client has signed out locally anyway (tokens dropped, `'signed-out'`
+ *   emitted), since the tokens lived only in it.
+ * - Cookie mode: the client stays signed in, because the booth's HttpOnly cookies still work and
+ *   only the booth can clear them; call `logout()` / `logoutAll()` again to retry.
  *
  * It is NOT thrown when the session was already over (a 401 `invalid_token` or an
  * `invalid_grant` while refreshing): then the logout has nothing left to do and succeeds.
@@ -189,7 +193,7 @@ export class RefreshFailed extends ClientError {
  * try {
  *   await client.logoutAll()
  * } catch (err) {
- *   if (err instanceof LogoutFailed) notify('Signed out here; other devices may stay signed in')
+ *   if (err instanceof LogoutFailed) notify('Other devices may still be signed in; try again')
  *   else throw err
  * }
  * ```

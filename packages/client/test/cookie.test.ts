@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { SessionExpired, createClient, webStorage } from '../src/index.ts'
+import { LogoutFailed, SessionExpired, createClient, webStorage } from '../src/index.ts'
 import {
   PASSWORD,
   boothEvents,
@@ -162,6 +162,51 @@ describe('cookie mode', () => {
     })
     assert.equal(res.status, 401)
     client.close()
+  })
+
+  it('a logout-all the booth did not confirm keeps the cookie session; the retry ends every session', async () => {
+    const b = browser(fx.booth.url)
+    const clock = shiftedClock()
+    let offline = true
+    const client = cookieClient(b, {
+      clock: clock.now,
+      refreshMargin: 3,
+      fetch: (request: Request) =>
+        offline && new URL(request.url).pathname === '/logout/all'
+          ? Promise.reject(new TypeError('fetch failed'))
+          : b.fetch(request),
+    })
+    const events = recordEvents(client)
+    const username = await signUp(fx.booth)
+    await client.login(username, PASSWORD)
+    const other = createClient({ issuer: fx.issuer, crossTab: false })
+    await other.login(username, PASSWORD)
+    const otherToken = (await other.getAccessToken())!
+
+    await assert.rejects(client.logoutAll(), (err: unknown) => {
+      assert.ok(err instanceof LogoutFailed)
+      assert.equal(err.status, undefined, 'no answer came back')
+      return true
+    })
+    // The booth's HttpOnly cookies still work, so the client must not claim to be signed out.
+    assert.equal(await client.isSignedIn(), true)
+    assert.equal(events.count('signed-out'), 0)
+    assert.equal((await client.fetch(`${fx.issuer}/userinfo`)).status, 200)
+
+    // By the retry the browser has dropped the expired access cookie: the client still knows its
+    // session, so it refreshes first instead of taking the booth's 401 for "nothing to end".
+    offline = false
+    b.jar.delete('tb_at')
+    clock.advance(8_000)
+    await client.logoutAll()
+    assert.equal(await client.isSignedIn(), false)
+    assert.equal(events.count('signed-out'), 1)
+    const res = await fetch(`${fx.booth.url}/userinfo`, {
+      headers: { authorization: `Bearer ${otherToken}` },
+    })
+    assert.equal(res.status, 401, 'the other session ended too')
+    client.close()
+    other.close()
   })
 
   it('a session ended elsewhere is SessionExpired at the next refresh', async () => {
