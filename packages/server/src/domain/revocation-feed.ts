@@ -4,10 +4,22 @@
  * LISTEN/NOTIFY) works the same on SQLite and PostgreSQL and survives reconnects with nothing
  * to re-arm; a local revocation pokes the poller so it is published at once.
  *
- * Sequence numbers are allocated at insert, but transactions commit in any order, so a lower
- * seq can appear after a higher one. The poller therefore rereads a window (`settleMs`) behind
- * the newest entry and de-duplicates by seq; only entries older than the window are "settled"
- * and move the watermark. Subscribers may see an entry twice; applying one is idempotent.
+ * On PostgreSQL, sequence numbers are allocated at insert but transactions commit in any order,
+ * so a lower seq can appear after a higher one. The poller therefore rereads a window behind the
+ * newest entry and de-duplicates by seq; an entry "settles" `settleMs` after it committed, and
+ * the watermark (below which nothing new can appear) moves over settled entries only. A resume
+ * from `Last-Event-ID` reads from the watermark when it is lower, so a late commit is not lost;
+ * subscribers may see an entry twice, and applying one is idempotent.
+ *
+ * When an entry committed is known only roughly: at the latest when the poller first read it, and
+ * (a revoking transaction takes less than `settleMs` from its clock reading to its commit) at the
+ * latest `settleMs` after its `at`. The second bound is what lets a restarted booth, or one that
+ * had no subscriber for a while, settle the old part of the log at once instead of resending all
+ * of it to every verifier that resumes. It assumes the instances' clocks agree to well within
+ * `settleMs`, as token expiry checks already do.
+ *
+ * SQLite has one writer at a time (`BEGIN IMMEDIATE`): entries commit in seq order, what a reader
+ * sees is always a prefix of the log, and nothing needs to settle.
  */
 import type { RevocationRecord, Store } from '../store/store.ts'
 
@@ -16,9 +28,9 @@ export interface RevocationFeed {
   subscribe(listener: (entry: RevocationRecord) => void): () => void
   /**
    * Entries still relevant after `lastSeq` (0 = everything still relevant), reaching back to
-   * the settled watermark so that late commits are not missed on resume.
+   * the settled watermark so that late commits are not missed on resume, one page at a time.
    */
-  backlog(lastSeq: number): Promise<RevocationRecord[]>
+  backlog(lastSeq: number): AsyncIterable<RevocationRecord[]>
   /** The highest seq published so far. */
   latestSeq(): number
   /** Poll now (after a local revocation). */
@@ -31,19 +43,32 @@ export interface FeedOptions {
   store: Store
   clock: () => number
   pollMs?: number
+  /** How long after its commit an entry can still be preceded by a late one. */
   settleMs?: number
 }
 
 const PAGE = 1000
+// Ten times the time a revoking transaction takes at the worst (lock waits included)
+const POSTGRES_SETTLE_MS = 10_000
 
+/**
+ * Starts the poller of one booth instance.
+ *
+ * @example
+ * ```ts
+ * const feed = createRevocationFeed({ store, clock: Date.now })
+ * const stop = feed.subscribe((entry) => console.log(entry.kind, entry.value))
+ * ```
+ */
 export function createRevocationFeed({
   store,
   clock,
   pollMs = 250,
-  settleMs = 10_000,
+  settleMs = store.kind === 'sqlite' ? 0 : POSTGRES_SETTLE_MS,
 }: FeedOptions): RevocationFeed {
   const listeners = new Set<(entry: RevocationRecord) => void>()
-  const seen = new Map<number, number>() // seq → when first seen
+  // seq → the latest moment it can have committed; only seqs above the watermark
+  const seen = new Map<number, number>()
   let watermark = 0
   let latest = 0
   let polling: Promise<void> | undefined
@@ -51,30 +76,34 @@ export function createRevocationFeed({
 
   async function pollOnce(): Promise<void> {
     const now = clock()
+    // Below `latest`, only late commits can be new, and they can only fill holes: when every
+    // seq in (watermark, latest] is seen there is nothing to reread.
+    let after = seen.size >= latest - watermark ? latest : watermark
     for (;;) {
-      const rows = await store.listRevocations(watermark, now, PAGE)
+      const rows = await store.listRevocations(after, now, PAGE)
       for (const row of rows) {
-        if (seen.has(row.seq)) continue
-        seen.set(row.seq, now)
+        if (row.seq <= watermark || seen.has(row.seq)) continue
+        seen.set(row.seq, Math.min(now, row.at + settleMs))
         if (row.seq > latest) latest = row.seq
         for (const listener of listeners) listener(row)
       }
       if (rows.length < PAGE) break
-      watermark = Math.max(watermark, rows.at(-1)!.seq - 1)
-      if (seen.size > 10 * PAGE) break
+      after = rows.at(-1)!.seq
     }
-    for (const [seq, at] of seen) {
-      if (now - at > settleMs) {
-        seen.delete(seq)
-        if (seq > watermark) watermark = seq
-      }
+    let settled = watermark
+    for (const [seq, committedBy] of seen) {
+      if (now - committedBy >= settleMs && seq > settled) settled = seq
+    }
+    if (settled > watermark) {
+      watermark = settled
+      for (const seq of seen.keys()) if (seq <= watermark) seen.delete(seq)
     }
   }
 
-  function poll(): void {
+  function poll(): Promise<void> {
     if (polling !== undefined) {
       again = true
-      return
+      return polling
     }
     polling = pollOnce()
       .catch(() => {
@@ -84,37 +113,39 @@ export function createRevocationFeed({
         polling = undefined
         if (again) {
           again = false
-          poll()
+          void poll()
         }
       })
+    return polling
   }
 
-  // Learn the log once at start, so that the first subscriber is not sent all of it twice.
-  poll()
+  // Learn the log once at start, so that the first subscriber is not sent all of it twice, and
+  // so that a booth restarted under resuming verifiers knows its watermark before it answers them.
+  const started = poll()
   const timer = setInterval(() => {
-    if (listeners.size > 0) poll()
+    if (listeners.size > 0) void poll()
   }, pollMs)
   timer.unref()
 
   return {
     subscribe(listener) {
-      if (listeners.size === 0) poll()
+      if (listeners.size === 0) void poll()
       listeners.add(listener)
       return () => listeners.delete(listener)
     },
-    async backlog(lastSeq) {
-      const out: RevocationRecord[] = []
+    async *backlog(lastSeq) {
+      await started
       let after = Math.max(0, Math.min(lastSeq, watermark))
       for (;;) {
         const rows = await store.listRevocations(after, clock(), PAGE)
-        out.push(...rows)
-        if (rows.length < PAGE) return out
+        if (rows.length > 0) yield rows
+        if (rows.length < PAGE) return
         after = rows.at(-1)!.seq
       }
     },
     latestSeq: () => latest,
     poke: () => {
-      if (listeners.size > 0) poll()
+      if (listeners.size > 0) void poll()
     },
     get subscribers() {
       return listeners.size
