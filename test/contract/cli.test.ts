@@ -1,12 +1,15 @@
 /**
  * The operator's CLI against the store of a running booth (issue 2, "Accounts, clients, abuse",
- * "Keys"), and what lands on disk: no client secret, refresh token or password in clear.
+ * "Keys"), and what lands on disk: no client secret, refresh token or password in clear. Then the
+ * operator's revocation commands (issue 3, "Every revoking action feeds it: … operator
+ * commands"), seen by a subscriber of the running booth's feed and by the booth itself.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { removeDir, runCli, startBooth, type Booth } from '../support/booth.ts'
-import { jwksKids, readAllFiles, uniqueName } from '../support/contract.ts'
-import { basic, bearer, call, postForm } from '../support/http.ts'
+import { addClient, jwksKids, readAllFiles, uniqueName } from '../support/contract.ts'
+import { jtiOf, sidOf, subOf, subscribe, type FeedSubscriber } from '../support/feed.ts'
+import { basic, bearer, call, postForm, signUpAndLogin } from '../support/http.ts'
 
 const STACK = /\n\s+at \S+ \(|\n\s+at (file|node):/
 
@@ -147,5 +150,151 @@ describe('the tokenbooth CLI on the embedded store', () => {
     }
     // The check above can fail: the data dir does hold what was written in clear.
     assert.ok(onDisk(username), 'the username is on disk (the probe works)')
+  })
+})
+
+describe('operator revocations reach the feed of a running booth (SQLite, a second process)', () => {
+  let booth: Booth
+  let feed: FeedSubscriber
+  let auth: Record<string, string>
+  const cli = (args: string[], stdin?: string) => runCli(args, booth.env, stdin)
+  const password = 'a fine long passphrase'
+  const login = async (username: string) =>
+    (await postForm(`${booth.url}/token`, { grant_type: 'password', username, password })).body
+  const userinfo = async (token: string) =>
+    (await call(`${booth.url}/userinfo`, { headers: bearer(token) })).status
+
+  before(async () => {
+    booth = await startBooth({ env: { TOKENBOOTH_REFRESH_GRACE: '0' } })
+    const client = await addClient(booth.env, 'verifier')
+    auth = basic(client.client_id, client.client_secret!)
+    feed = subscribe(`${booth.url}/events/revocations`, auth)
+    await feed.waitFor((e) => e.event === 'ready')
+  })
+  after(async () => {
+    feed?.close()
+    await booth?.stop()
+    if (booth) removeDir(booth.dataDir)
+  })
+
+  it('sessions list shows live sessions; sessions revoke ends one: feed entry, booth refuses it', async () => {
+    const username = uniqueName('laptop')
+    const first = await signUpAndLogin(booth.url, username, password)
+    const second = await login(username)
+    const listed = await cli(['sessions', 'list', username, '--json'])
+    assert.equal(listed.code, 0, listed.stderr)
+    const sids = (JSON.parse(listed.stdout) as Array<{ sid: string }>).map((s) => s.sid)
+    assert.deepEqual(sids, [sidOf(second.access_token), sidOf(first.access_token)], 'newest first')
+
+    const out = await cli(['sessions', 'revoke', sidOf(first.access_token), '--json'])
+    assert.equal(out.code, 0, out.stderr)
+    assert.deepEqual(JSON.parse(out.stdout), { revoked: [sidOf(first.access_token)], not_live: [] })
+    assert.match(out.stderr, /"event":"session.revoked".*"reason":"operator"/, 'logged as an event')
+    const entry = await feed.waitFor(
+      (e) => e.data.kind === 'sid' && e.data.value === sidOf(first.access_token),
+    )
+    assert.ok(entry.data.expires_at > entry.data.at)
+    assert.equal(await userinfo(first.access_token), 401)
+    assert.equal(await userinfo(second.access_token), 200, 'the other session lives on')
+    const refresh = await postForm(`${booth.url}/token`, {
+      grant_type: 'refresh_token',
+      refresh_token: first.refresh_token,
+    })
+    assert.equal(refresh.status, 400, 'its refresh token is dead too')
+    const after = JSON.parse((await cli(['sessions', 'list', username, '--json'])).stdout)
+    assert.deepEqual(
+      after.map((s: { sid: string }) => s.sid),
+      [sidOf(second.access_token)],
+    )
+  })
+
+  it('sessions revoke of a session that is not live exits 1 with a clear message', async () => {
+    const user = await signUpAndLogin(booth.url, uniqueName('twice'), password)
+    assert.equal((await cli(['sessions', 'revoke', sidOf(user.access_token)])).code, 0)
+    for (const sid of [sidOf(user.access_token), 'no-such-session']) {
+      const out = await cli(['sessions', 'revoke', sid])
+      assert.equal(out.code, 1, out.stdout)
+      assert.match(out.stderr, new RegExp(`no live session ${sid}`))
+      assert.doesNotMatch(out.stderr, STACK)
+    }
+  })
+
+  it('users revoke ends every session and cuts off the user: sub entry and sid entries on the feed', async () => {
+    const username = uniqueName('stolen')
+    const a = await signUpAndLogin(booth.url, username, password)
+    const b = await login(username)
+    const other = await signUpAndLogin(booth.url, uniqueName('bystander'), password)
+    const out = await cli(['users', 'revoke', username, '--json'])
+    assert.equal(out.code, 0, out.stderr)
+    const printed = JSON.parse(out.stdout)
+    assert.equal(printed.sub, subOf(a.access_token))
+    assert.equal(printed.sessions, 2)
+    const cutoff = await feed.waitFor(
+      (e) => e.data.kind === 'sub' && e.data.value === subOf(a.access_token),
+    )
+    assert.equal(cutoff.data.at, Date.parse(printed.cut_off))
+    for (const token of [a.access_token, b.access_token]) {
+      await feed.waitFor((e) => e.data.kind === 'sid' && e.data.value === sidOf(token))
+      assert.equal(await userinfo(token), 401)
+    }
+    assert.equal(await userinfo(other.access_token), 200, 'other users are untouched')
+    assert.ok(
+      !feed.events.some((e) => e.data.value === subOf(other.access_token)),
+      'and not on the feed',
+    )
+
+    const again = await login(username)
+    assert.equal(await userinfo(again.access_token), 200, 'the user may log in again')
+  })
+
+  it('tokens revoke revokes access tokens by jti, from arguments or standard input', async () => {
+    const one = await signUpAndLogin(booth.url, uniqueName('leaked'), password)
+    const two = await signUpAndLogin(booth.url, uniqueName('leaked'), password)
+    const three = await signUpAndLogin(booth.url, uniqueName('leaked'), password)
+    const byArg = await cli(['tokens', 'revoke', jtiOf(one.access_token), '--json'])
+    assert.equal(byArg.code, 0, byArg.stderr)
+    assert.deepEqual(JSON.parse(byArg.stdout), { revoked: 1 })
+    const byStdin = await cli(
+      ['tokens', 'revoke', '--json'],
+      `${jtiOf(two.access_token)}\n${jtiOf(three.access_token)}\n`,
+    )
+    assert.equal(byStdin.code, 0, byStdin.stderr)
+    assert.deepEqual(JSON.parse(byStdin.stdout), { revoked: 2 })
+    for (const token of [one, two, three].map((t) => t.access_token)) {
+      await feed.waitFor((e) => e.data.kind === 'jti' && e.data.value === jtiOf(token))
+      assert.equal(await userinfo(token), 401)
+    }
+    // Only the access token: the session goes on, and a refresh gets a token that works.
+    const refreshed = await postForm(`${booth.url}/token`, {
+      grant_type: 'refresh_token',
+      refresh_token: one.refresh_token,
+    })
+    assert.equal(refreshed.status, 200, refreshed.text)
+    assert.equal(await userinfo(refreshed.body.access_token), 200)
+  })
+
+  it('bad operator input exits 1 with one clear line and revokes nothing', async () => {
+    const user = await signUpAndLogin(booth.url, uniqueName('safe'), password)
+    const before = feed.events.length
+    const cases: Array<[string[], string | undefined, RegExp]> = [
+      [['users', 'revoke', uniqueName('nobody')], undefined, /no user named/],
+      [['sessions', 'list', uniqueName('nobody')], undefined, /no user named/],
+      [['tokens', 'revoke'], '', /no jti given/],
+      [['tokens', 'revoke', jtiOf(user.access_token), 'two words'], undefined, /not a jti/],
+      [['tokens', 'revoke', 'x'.repeat(300)], undefined, /not a jti/],
+    ]
+    for (const [args, stdin, message] of cases) {
+      const out = await cli(args, stdin)
+      assert.equal(out.code, 1, `${args.join(' ')}: ${out.stdout}`)
+      assert.match(out.stderr, message, args.join(' '))
+      assert.doesNotMatch(out.stderr, STACK)
+    }
+    assert.equal(await userinfo(user.access_token), 200, 'a batch with one bad jti revoked none')
+    await new Promise((r) => setTimeout(r, 600)) // two polls of the booth
+    assert.equal(
+      feed.events.slice(before).filter((e) => e.event === 'revocation').length,
+      0,
+      'nothing reached the feed',
+    )
   })
 })

@@ -7,8 +7,18 @@ import { pino } from 'pino'
 import { loadConfig, type Config } from './config.ts'
 import { registerClient } from './domain/clients.ts'
 import { signUp } from './domain/accounts.ts'
+import { createEvents } from './domain/events.ts'
 import { createKeyManager } from './domain/keys.ts'
 import { createKeyring } from './domain/keyring.ts'
+import { createMetrics } from './domain/metrics.ts'
+import {
+  listUserSessions,
+  OperatorError,
+  revokeAccessTokens,
+  revokeSessions,
+  revokeUser,
+  type OperatorContext,
+} from './domain/operator-revocations.ts'
 import { loadOrCreateSecret } from './domain/secret-file.ts'
 import { parseScope } from './domain/scopes.ts'
 import { HttpError } from './errors.ts'
@@ -35,6 +45,23 @@ function keyringOf(cfg: Config) {
     cfg.secrets.length > 0 ? cfg.secrets : [loadOrCreateSecret(cfg.dataDir).secret],
   )
 }
+
+/**
+ * The booth's store and security events for an operator command. The events go to standard
+ * error, in the booth's log format, so that an operator's revocation leaves the same trace as a
+ * user's.
+ */
+function withOperator<T>(fn: (ctx: OperatorContext) => Promise<T>): Promise<T> {
+  return withStore((store, cfg) => {
+    const log = pino(
+      { level: cfg.logLevel, base: { service: 'tokenbooth', actor: 'operator' } },
+      process.stderr,
+    )
+    return fn({ config: cfg, store, clock: Date.now, events: createEvents(log, createMetrics()) })
+  })
+}
+
+const iso = (ms: number) => new Date(ms).toISOString()
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = []
@@ -152,9 +179,8 @@ program
     }),
   )
 
-program
-  .command('users')
-  .description('user accounts')
+const users = program.command('users').description('user accounts')
+users
   .command('add <username>')
   .description('create a user; the password is read from standard input')
   .action((username: string) =>
@@ -163,12 +189,84 @@ program
       console.log(JSON.stringify({ id: user.id, username: user.username }))
     }),
   )
+users
+  .command('revoke <username>')
+  .description('end every session of a user and cut off every access token issued to them so far')
+  .option('--json', 'print JSON')
+  .action((username: string, options: { json?: boolean }) =>
+    withOperator(async (ctx) => {
+      const { sub, sessions, cutOff } = await revokeUser(ctx, username)
+      const out = { sub, username, sessions, cut_off: iso(cutOff) }
+      if (options.json) console.log(JSON.stringify(out))
+      else
+        console.log(
+          `revoked ${sessions} session(s) of ${username}; access tokens issued until ${out.cut_off} are refused`,
+        )
+    }),
+  )
+
+// Every revocation below goes to the shared log: running booths push it to their feed subscribers.
+const sessions = program.command('sessions').description('login sessions (refresh-token families)')
+sessions
+  .command('list <username>')
+  .description("a user's live sessions, newest first")
+  .option('--json', 'print JSON')
+  .action((username: string, options: { json?: boolean }) =>
+    withOperator(async (ctx) => {
+      const rows = (await listUserSessions(ctx, username)).map((s) => ({
+        sid: s.id,
+        client_id: s.clientId,
+        scope: s.scope,
+        created_at: iso(s.createdAt),
+        last_used_at: iso(s.lastUsedAt),
+        expires_at: iso(s.expiresAt),
+        user_agent: s.userAgent ?? null,
+      }))
+      if (options.json) console.log(JSON.stringify(rows))
+      else
+        for (const r of rows)
+          console.log(
+            `${r.sid}\t${r.client_id}\tlast used ${r.last_used_at}\t${r.user_agent ?? ''}`,
+          )
+    }),
+  )
+sessions
+  .command('revoke <sid...>')
+  .description('end sessions by id; exits 1 if one of them was not live')
+  .option('--json', 'print JSON')
+  .action((ids: string[], options: { json?: boolean }) =>
+    withOperator(async (ctx) => {
+      const { revoked, notLive } = await revokeSessions(ctx, ids)
+      if (options.json) console.log(JSON.stringify({ revoked, not_live: notLive }))
+      else for (const sid of revoked) console.log(`revoked session ${sid}`)
+      if (notLive.length > 0) {
+        throw new OperatorError(
+          `no live session ${notLive.join(', ')} (unknown, expired or already revoked)`,
+        )
+      }
+    }),
+  )
+
+program
+  .command('tokens')
+  .description('access tokens')
+  .command('revoke [jti...]')
+  .description('revoke access tokens by jti; with none given, one jti per line from standard input')
+  .option('--json', 'print JSON')
+  .action((given: string[], options: { json?: boolean }) =>
+    withOperator(async (ctx) => {
+      const jtis = given.length > 0 ? given : (await readStdin()).split(/\r?\n/).filter(Boolean)
+      const revoked = await revokeAccessTokens(ctx, jtis)
+      console.log(options.json ? JSON.stringify({ revoked }) : `revoked ${revoked} access token(s)`)
+    }),
+  )
 
 program.parseAsync().catch((error: unknown) => {
   // Operator mistakes get one clear line, not a stack trace.
   if (
     error instanceof TypeError ||
     error instanceof HttpError ||
+    error instanceof OperatorError ||
     (error as Error).name === 'KeyDecryptionFailed'
   ) {
     const message =

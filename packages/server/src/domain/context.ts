@@ -16,6 +16,6 @@ export interface BoothContext {
 }
 
 /** Until when a revocation matters: after it, every access token it concerns has expired. */
-export function revocationHorizon(ctx: BoothContext, now: number): number {
+export function revocationHorizon(ctx: Pick<BoothContext, 'config'>, now: number): number {
   return now + ctx.config.accessTokenTtl * 1000 + 60_000
 }
