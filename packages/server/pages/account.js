@@ -1,4 +1,4 @@
-import { client, describeError } from '/assets/common.js'
+import { client, describeError, describeFailure } from '/assets/common.js'
 
 const $ = (id) => document.getElementById(id)
 const when = (iso) => new Date(iso).toLocaleString()
@@ -35,6 +35,16 @@ function signedOut() {
   clearInterval(timer)
 }
 
+/**
+ * The error line (role=alert). `from` says who showed it: a successful poll clears only its own
+ * error, so that a failed revoke or logout stays on screen until the user acts again.
+ */
+let errorFrom
+function showError(message, from) {
+  $('account-error').textContent = message
+  errorFrom = message === '' ? undefined : from
+}
+
 function row(session) {
   const tr = document.createElement('tr')
   tr.dataset.session = session.id
@@ -68,44 +78,67 @@ function row(session) {
   return tr
 }
 
-async function load() {
+/**
+ * Loads the session list through the client, which refreshes the access cookie first when it is
+ * due. Exported so that the browser test can run it in two tabs at the same moment.
+ */
+export async function load() {
+  let response
   try {
-    const response = await client.fetch('/sessions')
-    if (response.status === 401) return signedOut()
-    if (!response.ok) {
-      $('account-error').textContent = await describeError(response)
-      return
-    }
-    const { sessions } = await response.json()
-    $('sessions').replaceChildren(...sessions.map(row))
-    $('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`
-    $('signed-in').hidden = false
-    $('signed-out').hidden = true
+    response = await client.fetch('/sessions')
   } catch (error) {
     if (error.code === 'ERR_SESSION_EXPIRED') return signedOut()
-    $('account-error').textContent = 'The booth could not be reached.'
+    // RefreshFailed (booth down, 5xx, 429) or a network failure: the session may still be fine.
+    return showError(describeFailure(error), 'load')
   }
+  if (response.status === 401) return signedOut()
+  if (!response.ok) return showError(await describeError(response), 'load')
+  const { sessions } = await response.json()
+  $('sessions').replaceChildren(...sessions.map(row))
+  $('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`
+  $('signed-in').hidden = false
+  $('signed-out').hidden = true
+  if (errorFrom === 'load') showError('', 'load')
 }
 
 async function revokeSession(id) {
-  const response = await client.fetch(`/sessions/${encodeURIComponent(id)}`, {
-    method: 'DELETE',
-    headers: { 'x-tokenbooth-csrf': '1' },
-  })
-  if (response.status !== 204) $('account-error').textContent = await describeError(response)
+  showError('', 'revoke')
+  try {
+    const response = await client.fetch(`/sessions/${encodeURIComponent(id)}`, {
+      method: 'DELETE',
+      headers: { 'x-tokenbooth-csrf': '1' },
+    })
+    if (response.status !== 204) showError(await describeError(response), 'revoke')
+  } catch (error) {
+    if (error.code === 'ERR_SESSION_EXPIRED') return signedOut()
+    showError(`Not revoked. ${describeFailure(error)}`, 'revoke')
+    return
+  }
   await load()
 }
 
-$('logout').addEventListener('click', async () => {
-  await client.logout().catch(() => {})
+/**
+ * Log out (here, or everywhere). The client signs out locally even when the booth did not
+ * confirm (LogoutFailed); the booth's cookies then still hold the session, so this page says so
+ * and stays, and pressing the button again asks the booth again.
+ */
+async function logOut(everywhere) {
+  showError('', 'logout')
+  try {
+    await (everywhere ? client.logoutAll() : client.logout())
+  } catch (error) {
+    const what = everywhere ? 'You are not logged out everywhere' : 'You are not logged out'
+    showError(`${what}. ${describeFailure(error)}`, 'logout')
+    return
+  }
   signedOut()
-})
-$('logout-all').addEventListener('click', async () => {
-  await client.logoutAll().catch(() => {})
-  signedOut()
-})
+}
+
+$('logout').addEventListener('click', () => logOut(false))
+$('logout-all').addEventListener('click', () => logOut(true))
 client.on('session-expired', signedOut)
 
-// Keeps the list current, and keeps the session in use while the page is open.
+// Keeps the list current, and keeps the session in use while the page is open. Another device's
+// revocation of this session shows here at the next poll.
 const timer = setInterval(load, 3000)
 load()

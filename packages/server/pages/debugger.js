@@ -55,6 +55,37 @@ const ALGS = {
   },
 }
 
+/**
+ * The booth's published keys, fetched once per page load: typing in the token box must not
+ * fetch them on every keystroke. `credentials: 'omit'`: no cookie goes with the request.
+ */
+let jwks
+/** Kids that already caused a refetch: an unknown kid refetches once, not on every keystroke. */
+const refetchedFor = new Set()
+
+function fetchJwks() {
+  const pending = fetch('/.well-known/jwks.json', { credentials: 'omit' }).then(async (res) => {
+    if (!res.ok) throw new Error(`the booth's JWKS answered HTTP ${res.status}`)
+    const { keys } = await res.json()
+    return Array.isArray(keys) ? keys : []
+  })
+  // A failed fetch is not kept: the next check tries again.
+  pending.catch(() => {
+    if (jwks === pending) jwks = undefined
+  })
+  return pending
+}
+
+async function boothKey(kid) {
+  jwks ??= fetchJwks()
+  const found = (await jwks).find((k) => k.kid === kid)
+  if (found || refetchedFor.has(kid)) return found
+  // The booth may have started signing with a new key after this page loaded (key rotation).
+  refetchedFor.add(kid)
+  jwks = fetchJwks()
+  return (await jwks).find((k) => k.kid === kid)
+}
+
 async function keyFor(alg, kid, pasted) {
   if (alg === 'HS256') {
     if (!pasted)
@@ -76,9 +107,7 @@ async function keyFor(alg, kid, pasted) {
       : await crypto.subtle.importKey('spki', pemToDer(pasted), spec.import, false, ['verify'])
     return { key, params: spec.verify, source: 'the pasted key' }
   }
-  const response = await fetch('/.well-known/jwks.json', { credentials: 'omit' })
-  const { keys } = await response.json()
-  const jwk = keys.find((k) => k.kid === kid)
+  const jwk = await boothKey(kid)
   if (!jwk)
     return {
       error: `The booth publishes no key with kid "${kid}": not signed by this booth, or the key was retired.`,
