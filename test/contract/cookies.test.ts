@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { startBooth, type Booth } from '../support/booth.ts'
 import { uniqueName } from '../support/contract.ts'
-import { call, postJson } from '../support/http.ts'
+import { bearer, call, postForm, postJson } from '../support/http.ts'
 
 const PASSWORD = 'cookies are for browsers'
 
@@ -127,6 +127,99 @@ describe('cookie mode', () => {
     const cleared = cookiesOf(logout)
     assert.match(cleared.get('tb_at')!, /Max-Age=0|Expires=Thu, 01 Jan 1970/i)
     assert.equal((await call(`${booth.url}/sessions`, { headers: { cookie: at2 } })).status, 401)
+  })
+
+  it('a forged cross-site DELETE /sessions/{id} is refused, and the session survives', async () => {
+    const username = uniqueName('d')
+    const login = await cookieLogin({ origin, 'x-tokenbooth-csrf': '1' }, username)
+    const at = cookiesOf(login).get('tb_at')!.split(';')[0]!
+    // The victim's other device: the session a forged request would sign out.
+    const device = await postForm(`${booth.url}/token`, {
+      grant_type: 'password',
+      username,
+      password: PASSWORD,
+    })
+    assert.equal(device.status, 200)
+    const listed = await call(`${booth.url}/sessions`, { headers: { cookie: at } })
+    const target = listed.body.sessions.find((s: { current: boolean }) => !s.current).id as string
+
+    // The browser attaches the cookie; what the attacker's page cannot produce is an allowed
+    // Origin together with the custom header (that needs a CORS preflight only allowed origins pass).
+    for (const [name, headers] of [
+      ['no Origin, no header', { cookie: at }],
+      ['a foreign Origin, no header', { cookie: at, origin: 'https://evil.example' }],
+      [
+        'a foreign Origin with the header',
+        { cookie: at, origin: 'https://evil.example', 'x-tokenbooth-csrf': '1' },
+      ],
+      [
+        'an opaque Origin (sandboxed frame)',
+        { cookie: at, origin: 'null', 'x-tokenbooth-csrf': '1' },
+      ],
+      ['the header but no Origin', { cookie: at, 'x-tokenbooth-csrf': '1' }],
+      ['an allowed Origin but no header', { cookie: at, origin: app }],
+    ] as const) {
+      const forged = await call(`${booth.url}/sessions/${target}`, { method: 'DELETE', headers })
+      assert.equal(forged.status, 400, name)
+      assert.equal(forged.body.error, 'invalid_request', name)
+    }
+    const after = await call(`${booth.url}/sessions`, { headers: { cookie: at } })
+    assert.ok(
+      after.body.sessions.some((s: { id: string }) => s.id === target),
+      'the session is still listed',
+    )
+    const userinfo = () =>
+      call(`${booth.url}/userinfo`, { headers: bearer(device.body.access_token) })
+    assert.equal((await userinfo()).status, 200, 'and still works')
+
+    // The same request with both defences satisfied goes through: the refusals were CSRF's.
+    const real = await call(`${booth.url}/sessions/${target}`, {
+      method: 'DELETE',
+      headers: { cookie: at, origin, 'x-tokenbooth-csrf': '1' },
+    })
+    assert.equal(real.status, 204)
+    assert.equal((await userinfo()).status, 401)
+  })
+
+  it('an https issuer gets Secure cookies, though the booth itself listens on plain http', async () => {
+    // TLS ends at a proxy in front of the booth; the issuer says what browsers see.
+    const issuer = 'https://auth.example.test'
+    const tls = await startBooth({ env: { TOKENBOOTH_ISSUER: issuer } })
+    try {
+      const username = uniqueName('s')
+      assert.equal(
+        (await postJson(`${tls.url}/signup`, { username, password: PASSWORD })).status,
+        201,
+      )
+      const res = await call(`${tls.url}/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          origin: issuer,
+          'x-tokenbooth-csrf': '1',
+        },
+        body: new URLSearchParams({
+          grant_type: 'password',
+          username,
+          password: PASSWORD,
+          token_delivery: 'cookie',
+        }),
+      })
+      assert.equal(res.status, 200, res.text)
+      const cookies = cookiesOf(res)
+      for (const name of ['tb_at', 'tb_rt']) {
+        const attributes = cookies
+          .get(name)!
+          .split(';')
+          .map((a) => a.trim().toLowerCase())
+        assert.ok(attributes.includes('secure'), `${name} is Secure`)
+        assert.ok(attributes.includes('httponly'), `${name} is HttpOnly`)
+        assert.ok(attributes.includes('samesite=strict'), `${name} is SameSite=Strict`)
+        assert.ok(!attributes.some((a) => a.startsWith('domain=')), `${name} is host-only`)
+      }
+    } finally {
+      await tls.stop()
+    }
   })
 
   it('refuses cookie delivery for client_credentials', async () => {
