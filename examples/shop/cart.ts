@@ -6,15 +6,26 @@
 import express from 'express'
 import { createVerifier } from '@tokenbooth/verify'
 import { requireAuth } from '@tokenbooth/verify/express'
-import { AUDIENCE, BOOTH_URL, CART_PORT, PAYMENT_URL, required } from './config.ts'
+import {
+  AUDIENCE,
+  BOOTH_URL,
+  CART_PORT,
+  FEED_STALE_AFTER_MS,
+  PAYMENT_URL,
+  required,
+} from './config.ts'
+import { health } from './health.ts'
+import { createLog, logVerifierEvents } from './log.ts'
 
 const clientId = required('CART_CLIENT_ID')
 const clientSecret = required('CART_CLIENT_SECRET')
+const log = createLog('cart')
 
 const verifier = createVerifier({
   issuer: BOOTH_URL,
   audience: AUDIENCE,
-  revocation: { clientId, clientSecret },
+  revocation: { clientId, clientSecret, staleAfterMs: FEED_STALE_AFTER_MS },
+  onEvent: logVerifierEvents(log),
 })
 
 type Item = { sku: string; qty: number; price: number }
@@ -48,7 +59,8 @@ const app = express()
 app.use(express.json({ limit: '16kb' }))
 
 app.get('/healthz', (_req, res) => {
-  res.json({ status: 'ok', verifier: verifier.status() })
+  const { code, body } = health(verifier)
+  res.status(code).json(body)
 })
 
 app.get('/cart', requireAuth(verifier, { scope: 'cart:read' }), (req, res) => {
@@ -68,12 +80,10 @@ app.post('/cart/items', requireAuth(verifier, { scope: 'cart:write' }), (req, re
     qty < 1 ||
     qty > 100
   ) {
-    res
-      .status(400)
-      .json({
-        error: 'invalid_request',
-        error_description: `sku is one of ${Object.keys(PRICES).join(', ')}; qty 1 to 100`,
-      })
+    res.status(400).json({
+      error: 'invalid_request',
+      error_description: `sku is one of ${Object.keys(PRICES).join(', ')}; qty 1 to 100`,
+    })
     return
   }
   const items = carts.get(req.auth!.sub) ?? []
@@ -108,21 +118,22 @@ app.post('/checkout', requireAuth(verifier, { scope: 'cart:write' }), async (req
     carts.delete(sub)
     res.json({ paid: amount, receipt: await paid.json() })
   } catch {
-    res
-      .status(502)
-      .json({
-        error: 'payment_unreachable',
-        error_description: 'the payment service is unreachable',
-      })
+    res.status(502).json({
+      error: 'payment_unreachable',
+      error_description: 'the payment service is unreachable',
+    })
   }
 })
 
-await verifier.ready().catch(() => {
-  // The booth may be down at start; the verifier keeps trying and serves once it has keys.
-})
+// Listen first: a service restarted while the booth is down must come up, say `starting` on
+// /healthz, and serve as soon as the verifier has what it needs (it keeps trying meanwhile).
 const server = app.listen(CART_PORT, '127.0.0.1', () => {
-  console.log(JSON.stringify({ service: 'cart', url: `http://127.0.0.1:${CART_PORT}` }))
+  log.info('listening', { url: `http://127.0.0.1:${CART_PORT}` })
 })
+verifier.ready().then(
+  () => log.info('verifier ready', { ...verifier.status() }),
+  (error: unknown) => log.warn('verifier not ready', { error: (error as Error).message }),
+)
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     server.close()

@@ -6,21 +6,34 @@ import { Hono } from 'hono'
 import { serve } from '@hono/node-server'
 import { createVerifier, type AccessTokenClaims } from '@tokenbooth/verify'
 import { requireAuth } from '@tokenbooth/verify/hono'
-import { AUDIENCE, BOOTH_URL, PAYMENT_PORT, required } from './config.ts'
+import { AUDIENCE, BOOTH_URL, FEED_STALE_AFTER_MS, PAYMENT_PORT, required } from './config.ts'
+import { health } from './health.ts'
+import { createLog, logVerifierEvents } from './log.ts'
 
+const log = createLog('payment')
+
+// Fail-open, like the cart: the shop keeps taking payments while the booth is down, and a token
+// revoked meanwhile works until the feed is back (at most the outage, never past the token's
+// exp). A shop that would rather refuse payments than risk a stolen token sets
+// `policy: 'fail-closed'` here: payment then answers 503 while the feed is stale.
 const verifier = createVerifier({
   issuer: BOOTH_URL,
   audience: AUDIENCE,
   revocation: {
     clientId: required('PAYMENT_CLIENT_ID'),
     clientSecret: required('PAYMENT_CLIENT_SECRET'),
+    staleAfterMs: FEED_STALE_AFTER_MS,
   },
+  onEvent: logVerifierEvents(log),
 })
 
 const ledger: Array<{ id: number; user: string; amount: number; by: string; at: string }> = []
 
 const app = new Hono<{ Variables: { auth: AccessTokenClaims } }>()
-app.get('/healthz', (c) => c.json({ status: 'ok', verifier: verifier.status() }))
+app.get('/healthz', (c) => {
+  const { code, body } = health(verifier)
+  return c.json(body, code)
+})
 
 app.post('/payments', requireAuth(verifier, { scope: 'payment:pay' }), async (c) => {
   const body = (await c.req.json().catch(() => ({}))) as { user?: unknown; amount?: unknown }
@@ -54,10 +67,14 @@ app.get('/payments', requireAuth(verifier, { scope: 'cart:read' }), (c) => {
   return c.json({ payments: ledger.filter((p) => p.user === sub) })
 })
 
-await verifier.ready().catch(() => {})
+// Listen first: a service restarted while the booth is down must come up (see cart.ts).
 const server = serve({ fetch: app.fetch, port: PAYMENT_PORT, hostname: '127.0.0.1' }, () => {
-  console.log(JSON.stringify({ service: 'payment', url: `http://127.0.0.1:${PAYMENT_PORT}` }))
+  log.info('listening', { url: `http://127.0.0.1:${PAYMENT_PORT}` })
 })
+verifier.ready().then(
+  () => log.info('verifier ready', { ...verifier.status() }),
+  (error: unknown) => log.warn('verifier not ready', { error: (error as Error).message }),
+)
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     server.close()

@@ -1,8 +1,12 @@
 /**
  * One command for the whole shop: the booth, the cart service and the payment service, each a
- * process of its own on loopback. `npm run shop` from the repository root.
+ * process of its own on loopback. `npm run shop` from the repository root; `node
+ * examples/shop/start.ts booth` starts the booth alone again (after you stopped it to watch the
+ * services carry on without it).
  *
- * The booth's data (SQLite) and the services' client secrets live in examples/shop/.data.
+ * The booth's data (SQLite) and the services' client secrets live in examples/shop/.data
+ * (`SHOP_DATA_DIR`); the addresses come from config.ts (`SHOP_BOOTH_URL`, `SHOP_CART_PORT`,
+ * `SHOP_PAYMENT_PORT`).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -79,24 +83,34 @@ function stop() {
 process.on('SIGINT', stop)
 process.on('SIGTERM', stop)
 
-start('booth', [bin, 'serve'], boothEnv)
+const boothProcess = start('booth', [bin, 'serve'], boothEnv)
 await healthy(BOOTH_URL)
-const serviceEnv = { ...process.env, SHOP_BOOTH_URL: BOOTH_URL, SHOP_AUDIENCE: AUDIENCE }
-start('cart', [here('./cart.ts')], {
-  ...serviceEnv,
-  CART_CLIENT_ID: cart.client_id,
-  CART_CLIENT_SECRET: cart.client_secret,
-})
-start('payment', [here('./payment.ts')], {
-  ...serviceEnv,
-  PAYMENT_CLIENT_ID: payment.client_id,
-  PAYMENT_CLIENT_SECRET: payment.client_secret,
-})
-await Promise.all([healthy(CART_URL), healthy(PAYMENT_URL)])
-console.log(`
+if (process.argv[2] === 'booth') {
+  console.log(`The booth is back: ${BOOTH_URL} (pid ${boothProcess.pid}). Stop it with Ctrl-C.`)
+} else {
+  await startServices()
+}
+
+async function startServices(): Promise<void> {
+  const serviceEnv = { ...process.env, SHOP_BOOTH_URL: BOOTH_URL, SHOP_AUDIENCE: AUDIENCE }
+  start('cart', [here('./cart.ts')], {
+    ...serviceEnv,
+    CART_CLIENT_ID: cart.client_id,
+    CART_CLIENT_SECRET: cart.client_secret,
+  })
+  start('payment', [here('./payment.ts')], {
+    ...serviceEnv,
+    PAYMENT_CLIENT_ID: payment.client_id,
+    PAYMENT_CLIENT_SECRET: payment.client_secret,
+  })
+  await Promise.all([healthy(CART_URL), healthy(PAYMENT_URL)])
+  console.log(`
 The shop is open:
-  booth    ${BOOTH_URL}   (pages: ${BOOTH_URL}/login, ${BOOTH_URL}/debugger)
+  booth    ${BOOTH_URL}   (pid ${boothProcess.pid}; pages: ${BOOTH_URL}/login, ${BOOTH_URL}/debugger)
   cart     ${CART_URL}
   payment  ${PAYMENT_URL}
 Run a buyer in another terminal:  npm run shop:buyer
+Stop only the booth:              kill ${boothProcess.pid}   (cart and payment keep serving)
+Start it again:                   node examples/shop/start.ts booth
 Stop everything with Ctrl-C.`)
+}
