@@ -40,6 +40,7 @@ import { revocationRoutes } from './http/revocation.ts'
 import { tokenRoutes } from './http/token.ts'
 import { wellKnownRoutes } from './http/well-known.ts'
 import { openStore } from './store/open-store.ts'
+import { isRejectedInput } from './store/postgres/database.ts'
 import type { Store } from './store/store.ts'
 
 export interface TokenServerOptions {
@@ -71,6 +72,12 @@ const BODY_LIMIT = 64 * 1024
 
 function toHttpError(error: FastifyError): HttpError {
   if (error instanceof HttpError) return error
+  // Defence in depth: input validation keeps these from the store, but if a value slips
+  // through that PostgreSQL refuses to read (a NUL byte, 22021; text it cannot cast, 22P02),
+  // the fault is the request's, not the booth's.
+  if (isRejectedInput(error)) {
+    return new InvalidRequest({ description: 'a parameter holds a value the booth cannot accept' })
+  }
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new InvalidRequest({ description: 'the body is not valid JSON' })
@@ -206,6 +213,9 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const http = toHttpError(error)
     if (http.status >= 500) request.log.error({ err: error, url: request.url }, 'request failed')
+    // A value that reached the database before validation refused it: answered, but worth a look.
+    else if (http !== error && isRejectedInput(error))
+      request.log.warn({ err: error, url: request.url }, 'the database refused a request value')
     else if (http.detail)
       request.log.debug({ code: http.code, detail: http.detail }, 'request refused')
     const body: Record<string, string> = { error: http.error }

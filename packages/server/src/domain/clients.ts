@@ -17,6 +17,22 @@ export const DEFAULT_PUBLIC_CLIENT: ClientRecord = Object.freeze({
   createdAt: 0,
 })
 
+// A client's id is its name: ASCII letters, digits, _ . and -, at most 64 (registerClient).
+const CLIENT_ID = /^[\w.-]{1,64}$/
+
+/**
+ * True when `value` could name a client, by the rule `registerClient` applies to names. Every id
+ * a request presents is checked with it before it reaches the store: a NUL byte, which
+ * PostgreSQL refuses in text (SQLSTATE 22021), or a megabyte of junk never becomes a query.
+ * It does NOT say that the client exists.
+ *
+ * @example isClientId('shop-api') // true
+ * @example isClientId('shop\0') // false
+ */
+export function isClientId(value: string): boolean {
+  return CLIENT_ID.test(value)
+}
+
 function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('base64url')
 }
@@ -34,7 +50,7 @@ export async function registerClient(
   now: number,
   kind: 'confidential' | 'public' = 'confidential',
 ): Promise<NewClient> {
-  if (!/^[\w.-]{1,64}$/.test(name)) {
+  if (!isClientId(name)) {
     throw new TypeError(
       `the client name must be 1 to 64 letters, digits, _ . or -, got ${JSON.stringify(name)}`,
     )
@@ -53,17 +69,23 @@ export async function registerClient(
   return { client, secret }
 }
 
-/** A confidential client whose secret matches, or InvalidClient (same answer for every failure). */
+/**
+ * A confidential client whose secret matches, or InvalidClient: the same answer for a wrong
+ * secret, an unknown client and an id no client could have (which is never looked up).
+ */
 export async function authenticateClient(
   store: Store,
   id: string,
   secret: string,
 ): Promise<ClientRecord> {
-  const client = await store.findClient(id)
+  const client = isClientId(id) ? await store.findClient(id) : undefined
   const expected = Buffer.from(client?.secretHash ?? hashSecret(''), 'base64url')
   const given = Buffer.from(hashSecret(secret), 'base64url')
   if (!timingSafeEqual(expected, given) || client?.secretHash === undefined) {
-    throw new InvalidClient({ description: 'client authentication failed', detail: `client ${id}` })
+    throw new InvalidClient({
+      description: 'client authentication failed',
+      detail: `client ${JSON.stringify(id.slice(0, 64))}`,
+    })
   }
   return client
 }
@@ -74,9 +96,13 @@ export async function findPublicClient(
   id: string | undefined,
 ): Promise<ClientRecord> {
   if (id === undefined || id === DEFAULT_PUBLIC_CLIENT.id) return DEFAULT_PUBLIC_CLIENT
-  const client = await store.findClient(id)
+  // RFC 6749 §5.2: an id no client could have is an unknown client, answered without a query.
+  const client = isClientId(id) ? await store.findClient(id) : undefined
   if (client === undefined) {
-    throw new InvalidClient({ description: 'unknown client', detail: `client ${id}` })
+    throw new InvalidClient({
+      description: 'unknown client',
+      detail: `client ${JSON.stringify(id.slice(0, 64))}`,
+    })
   }
   if (client.secretHash !== undefined) {
     // RFC 6749 §2.3: a confidential client must authenticate; naming it is not enough.

@@ -16,6 +16,27 @@ const types = {
   },
 }
 
+// The SQLSTATE-shaped code of an error from the server (pg's DatabaseError, PGlite's), if any.
+function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
+}
+
+// 22021 character_not_in_repertoire (a NUL byte in text, invalid UTF-8), 22P02
+// invalid_text_representation (text that does not read as the column's type).
+const REJECTED_INPUT = new Set(['22021', '22P02'])
+
+/**
+ * True when PostgreSQL refused a value the request carried (a NUL byte, or text it cannot read
+ * as the column's type): bad input, answered 400, not a failure of the booth.
+ *
+ * @example isRejectedInput(await pool.query('select $1::text', ['a\0']).catch((e) => e)) // true
+ */
+export function isRejectedInput(error: unknown): boolean {
+  const state = sqlState(error)
+  return state !== undefined && REJECTED_INPUT.has(state)
+}
+
 function runnerFor(db: Kysely<Schema>): SqlRunner {
   return {
     async all<R>(query: Compilable<R>): Promise<R[]> {
