@@ -34,7 +34,7 @@ import {
 import { accountRoutes } from './http/account.ts'
 import { healthRoutes } from './http/health.ts'
 import { pageRoutes } from './http/pages.ts'
-import { parseForm } from './http/params.ts'
+import { parseForm, rejectRepeatedKeys } from './http/params.ts'
 import { revocationFeedRoutes } from './http/revocation-feed.ts'
 import { revocationRoutes } from './http/revocation.ts'
 import { tokenRoutes } from './http/token.ts'
@@ -164,6 +164,23 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
   })
 
   app.removeContentTypeParser('text/plain')
+  // Fastify's own JSON parsing (with its prototype-poisoning checks), then a repeated member
+  // name is refused as a repeated form field is (RFC 6749 §3.1).
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    parseJson(request, body as string, (error, value) => {
+      if (error) return done(error, undefined)
+      try {
+        if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+          rejectRepeatedKeys(body as string)
+        }
+        done(null, value)
+      } catch (repeated) {
+        done(repeated as Error, undefined)
+      }
+    })
+  })
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
     { parseAs: 'string' },
