@@ -17,9 +17,11 @@ export interface SqlDatabase extends SqlRunner {
   /** Builds queries (and runs migrations); the store runs what it builds through `all`/`run`. */
   readonly qb: Kysely<Schema>
   /**
-   * Runs `fn` in one transaction and resolves only once it is durable. `fn` runs again from the
-   * start when the database asks for a retry (a serialisation failure), so it must not have
-   * effects outside the transaction.
+   * Runs `fn` in one transaction and resolves only once it is durable. On PostgreSQL, `fn` runs
+   * again from the start (up to 3 times in all) when the database rolled the transaction back
+   * and asks for a retry (a deadlock, 40P01, or a serialisation failure, 40001), so `fn` must
+   * not have effects outside the transaction. SQLite never asks: its transactions take the
+   * write lock up front (BEGIN IMMEDIATE) and wait for it (busy_timeout).
    */
   transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T>
   close(): Promise<void>

@@ -1,7 +1,9 @@
 /**
  * PostgreSQL through `pg` and Kysely. Transactions run at READ COMMITTED with explicit row locks
  * (`FOR UPDATE`) where the store needs them, which keeps concurrent refreshes on one row serial
- * across every booth instance without serialisation failures to retry.
+ * across every booth instance; READ COMMITTED raises no serialisation failures. Two
+ * transactions that lock rows in opposite orders can still deadlock, and PostgreSQL then rolls
+ * one back: that one is run again (see `transaction`).
  */
 import pg from 'pg'
 import { Kysely, PostgresDialect, type Compilable } from 'kysely'
@@ -37,6 +39,14 @@ export function isRejectedInput(error: unknown): boolean {
   return state !== undefined && REJECTED_INPUT.has(state)
 }
 
+// 40001 serialization_failure, 40P01 deadlock_detected: PostgreSQL rolled the transaction back
+// and it may simply be run again (PostgreSQL manual, "Serialization Failure Handling"). Nothing
+// else is retried: after a lost connection the outcome of a COMMIT is unknown.
+const RETRYABLE = new Set(['40001', '40P01'])
+// A deadlock needs a second transaction taking the same rows in another order; it will not
+// happen three times in a row unless something is badly wrong, which the error then reports.
+const MAX_ATTEMPTS = 3
+
 function runnerFor(db: Kysely<Schema>): SqlRunner {
   return {
     async all<R>(query: Compilable<R>): Promise<R[]> {
@@ -60,8 +70,17 @@ export function postgresDatabase(qb: Kysely<Schema>): SqlDatabase {
     kind: 'postgres',
     qb,
     ...runnerFor(qb),
-    transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
-      return qb.transaction().execute((trx) => fn(runnerFor(trx)))
+    async transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await qb.transaction().execute((trx) => fn(runnerFor(trx)))
+        } catch (error) {
+          // No pause before the retry: the transaction that won holds the locks, and the rerun
+          // simply waits on them until it commits.
+          const state = sqlState(error)
+          if (attempt >= MAX_ATTEMPTS || state === undefined || !RETRYABLE.has(state)) throw error
+        }
+      }
     },
     async close() {
       await qb.destroy()
