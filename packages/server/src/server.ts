@@ -70,6 +70,13 @@ const REVOKING = new Set([
 // Every body here is a small form or JSON object; 64 kB leaves room and bounds the parsing work.
 const BODY_LIMIT = 64 * 1024
 
+// Node's default is 16 KiB, which answers an oversized bearer token with a 431 before the
+// verifier sees it. 128 KiB lets a 100 kB token through to the verifier's own size check (8 kB,
+// ERR_TOKEN_TOO_LARGE → 401 invalid_token, as issue 2's attack suite asks); anything larger
+// still gets the 431 below. The price is at most 128 KiB buffered per connection while headers
+// arrive, the same order as the body limit.
+const MAX_HEADER_SIZE = 128 * 1024
+
 function toHttpError(error: FastifyError): HttpError {
   if (error instanceof HttpError) return error
   // Defence in depth: input validation keeps these from the store, but if a value slips
@@ -144,6 +151,7 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
     // Per-request log lines would cost more than a refresh; /metrics counts requests instead.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
+    http: { maxHeaderSize: MAX_HEADER_SIZE },
     trustProxy: config.trustProxy as boolean | string[],
     forceCloseConnections: 'idle',
     return503OnClosing: true,
