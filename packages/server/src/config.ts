@@ -5,6 +5,7 @@
  * This file doubles as the configuration reference: every variable, its default and the reason
  * for the default are written here once (docs/configuration.md is the same table in prose).
  */
+import { isIP } from 'node:net'
 import { isAbsolute, resolve } from 'node:path'
 
 export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256' | 'HS256'
@@ -86,11 +87,43 @@ function origin(name: string, raw: string): string {
 
 const DAY = 86_400
 
+/**
+ * The shortest key-encryption secret accepted, from TOKENBOOTH_SECRET or the data directory's
+ * secret file: 32 characters of a random secret carry well over 128 bits; shorter ones are
+ * guessable.
+ */
+export const MIN_SECRET_LENGTH = 32
+
+// proxy-addr's names for address ranges (Fastify's trustProxy hands the list to it).
+const PROXY_KEYWORDS = ['loopback', 'linklocal', 'uniquelocal']
+
+/** One TOKENBOOTH_TRUST_PROXY entry: an IPv4 or IPv6 address, a CIDR, or a keyword. */
+function trustedProxy(raw: string): string {
+  if (PROXY_KEYWORDS.includes(raw)) return raw
+  const [address = '', prefix, extra] = raw.split('/')
+  const version = isIP(address)
+  const bits = version === 4 ? 32 : 128
+  // No zone ids (fe80::1%eth0), no netmask form, and no /0 (proxy-addr refuses it; `true` says
+  // "everyone" openly): one spelling for each range.
+  const prefixOk =
+    prefix === undefined || (/^\d{1,3}$/.test(prefix) && +prefix >= 1 && +prefix <= bits)
+  if (version === 0 || address.includes('%') || !prefixOk || extra !== undefined) {
+    fail(
+      'TOKENBOOTH_TRUST_PROXY',
+      'true, false, or a list of IP addresses and CIDRs (10.0.0.0/8, ::1) or loopback, linklocal, uniquelocal',
+      raw,
+    )
+  }
+  return raw
+}
+
 /** Reads and validates the environment. Throws a `TypeError` naming the variable and the value. */
 export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   // Loopback by default: exposing the booth is a decision the operator makes explicitly.
   const host = env.TOKENBOOTH_HOST || '127.0.0.1'
-  const port = integer(env, 'TOKENBOOTH_PORT', 4000, 0, 65535)
+  // Not 0: a port picked by the system would be unknown to the issuer URL built from it, and to
+  // every verifier that discovers the booth there.
+  const port = integer(env, 'TOKENBOOTH_PORT', 4000, 1, 65535)
 
   const issuerRaw =
     env.TOKENBOOTH_ISSUER || `http://${host.includes(':') ? `[${host}]` : host}:${port}`
@@ -116,9 +149,12 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
 
   const secrets = list(env.TOKENBOOTH_SECRET)
   for (const secret of secrets) {
-    // 32 characters of a random secret carry well over 128 bits; shorter ones are guessable.
-    if (secret.length < 32)
-      fail('TOKENBOOTH_SECRET', 'one or more values of at least 32 characters', '***')
+    if (secret.length < MIN_SECRET_LENGTH)
+      fail(
+        'TOKENBOOTH_SECRET',
+        `one or more values of at least ${MIN_SECRET_LENGTH} characters`,
+        '***',
+      )
   }
   if (databaseUrl !== undefined && secrets.length === 0) {
     // Several instances must share the key-encryption secret; a generated file cannot be shared.
@@ -157,8 +193,10 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   // 10 minutes: verifiers see a new key well before the lead time (1 day) ends.
   const jwksMaxAge = integer(env, 'TOKENBOOTH_JWKS_MAX_AGE', 600, 0, DAY)
 
-  // 5 seconds: a verifier notices a dead feed within a few heartbeats (its staleness bound).
-  const feedHeartbeat = integer(env, 'TOKENBOOTH_FEED_HEARTBEAT', 5, 1, 60)
+  // 5 seconds, and at most 5: verifiers call a feed stale after 15 s of silence by default
+  // (@tokenbooth/verify's staleAfterMs, three heartbeats). A slower heartbeat would make every
+  // default verifier see a quiet but healthy feed as dead, and refuse tokens under fail-closed.
+  const feedHeartbeat = integer(env, 'TOKENBOOTH_FEED_HEARTBEAT', 5, 1, 5)
 
   const corsOrigins = list(env.TOKENBOOTH_CORS_ORIGINS).map((o) =>
     origin('TOKENBOOTH_CORS_ORIGINS', o),
@@ -167,7 +205,8 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   const proxyRaw = (env.TOKENBOOTH_TRUST_PROXY ?? '').trim()
   let trustProxy: boolean | readonly string[] = false
   if (proxyRaw === 'true') trustProxy = true
-  else if (proxyRaw !== '' && proxyRaw !== 'false') trustProxy = list(proxyRaw)
+  else if (proxyRaw !== '' && proxyRaw !== 'false')
+    trustProxy = Object.freeze(list(proxyRaw).map(trustedProxy))
 
   const scopes = list(env.TOKENBOOTH_SCOPES || 'profile')
   for (const scope of scopes) {

@@ -21,8 +21,27 @@ describe('loadConfig', () => {
   })
 
   for (const [name, value, pattern] of [
-    ['TOKENBOOTH_PORT', '80a', /TOKENBOOTH_PORT must be an integer from 0 to 65535, got "80a"/],
+    ['TOKENBOOTH_PORT', '80a', /TOKENBOOTH_PORT must be an integer from 1 to 65535, got "80a"/],
     ['TOKENBOOTH_PORT', '70000', /TOKENBOOTH_PORT/],
+    // Port 0 would give the issuer http://127.0.0.1:0, where no verifier finds the booth.
+    ['TOKENBOOTH_PORT', '0', /TOKENBOOTH_PORT must be an integer from 1 to 65535, got "0"/],
+    // Over 5 s, default verifiers (15 s stale bound) would take a quiet feed for a dead one.
+    [
+      'TOKENBOOTH_FEED_HEARTBEAT',
+      '6',
+      /TOKENBOOTH_FEED_HEARTBEAT must be an integer from 1 to 5, got "6"/,
+    ],
+    ['TOKENBOOTH_FEED_HEARTBEAT', '0', /TOKENBOOTH_FEED_HEARTBEAT .*"0"/],
+    ['TOKENBOOTH_TRUST_PROXY', '10.0.0.0/33', /TOKENBOOTH_TRUST_PROXY must be .*"10\.0\.0\.0\/33"/],
+    ['TOKENBOOTH_TRUST_PROXY', '10.0.0.1, 10.0.0.300', /TOKENBOOTH_TRUST_PROXY .*"10\.0\.0\.300"/],
+    ['TOKENBOOTH_TRUST_PROXY', 'proxy.internal', /TOKENBOOTH_TRUST_PROXY .*"proxy\.internal"/],
+    ['TOKENBOOTH_TRUST_PROXY', '::1/129', /TOKENBOOTH_TRUST_PROXY .*"::1\/129"/],
+    ['TOKENBOOTH_TRUST_PROXY', '10.0.0.0/255.0.0.0', /TOKENBOOTH_TRUST_PROXY .*255\.0\.0\.0/],
+    ['TOKENBOOTH_TRUST_PROXY', '0.0.0.0/0', /TOKENBOOTH_TRUST_PROXY .*"0\.0\.0\.0\/0"/],
+    ['TOKENBOOTH_TRUST_PROXY', 'fe80::1%eth0', /TOKENBOOTH_TRUST_PROXY .*"fe80::1%eth0"/],
+    ['TOKENBOOTH_TRUST_PROXY', '10.0.0.0/8/8', /TOKENBOOTH_TRUST_PROXY .*"10\.0\.0\.0\/8\/8"/],
+    ['TOKENBOOTH_TRUST_PROXY', 'true,10.0.0.1', /TOKENBOOTH_TRUST_PROXY .*"true"/],
+    ['TOKENBOOTH_TRUST_PROXY', '10.0.0.0/08x', /TOKENBOOTH_TRUST_PROXY/],
     ['TOKENBOOTH_ACCESS_TOKEN_TTL', '-5', /TOKENBOOTH_ACCESS_TOKEN_TTL .*"-5"/],
     ['TOKENBOOTH_ISSUER', 'ftp://x', /TOKENBOOTH_ISSUER/],
     ['TOKENBOOTH_ISSUER', 'https://x/?q=1', /TOKENBOOTH_ISSUER/],
@@ -71,6 +90,36 @@ describe('loadConfig', () => {
       TOKENBOOTH_SQLITE_SYNCHRONOUS: 'normal',
     })
     assert.equal(configWarnings(c).length, 2)
+  })
+
+  it('accepts ports 1 and 65535, heartbeats 1 to 5 s', () => {
+    assert.equal(loadConfig({ TOKENBOOTH_PORT: '1' }).port, 1)
+    assert.equal(loadConfig({ TOKENBOOTH_PORT: '65535' }).issuer, 'http://127.0.0.1:65535')
+    assert.equal(loadConfig({}).feedHeartbeatMs, 5000)
+    assert.equal(loadConfig({ TOKENBOOTH_FEED_HEARTBEAT: '1' }).feedHeartbeatMs, 1000)
+  })
+
+  it('accepts every documented form of trusted proxy, and true/false', () => {
+    const forms = [
+      '127.0.0.1',
+      '10.0.0.0/8',
+      '192.168.1.0/24',
+      '10.1.2.3/32',
+      '::1',
+      '2001:db8::/32',
+      'fd00::/8',
+      '::ffff:10.0.0.1',
+      '2001:db8::1/128',
+      'loopback',
+      'linklocal',
+      'uniquelocal',
+    ]
+    const c = loadConfig({ TOKENBOOTH_TRUST_PROXY: forms.join(', ') })
+    assert.deepEqual(c.trustProxy, forms)
+    assert.ok(Object.isFrozen(c.trustProxy))
+    assert.equal(loadConfig({ TOKENBOOTH_TRUST_PROXY: 'true' }).trustProxy, true)
+    assert.equal(loadConfig({ TOKENBOOTH_TRUST_PROXY: 'false' }).trustProxy, false)
+    assert.equal(loadConfig({}).trustProxy, false)
   })
 
   it('parses trusted proxies and scopes', () => {
