@@ -107,6 +107,19 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
   const { config } = options
   const clock = options.clock ?? Date.now
   const log = options.logger ?? pino({ level: config.logLevel, base: { service: 'tokenbooth' } })
+
+  // The secret file is read (and checked) before the store opens: a bad one stops the start
+  // before anything is created.
+  let secrets = config.secrets
+  if (secrets.length === 0) {
+    const { secret, created } = loadOrCreateSecret(config.dataDir)
+    if (created)
+      log.info(
+        { dataDir: config.dataDir },
+        'generated a key-encryption secret in the data directory',
+      )
+    secrets = [secret]
+  }
   const store = options.store ?? (await openStore(config))
   const metrics = createMetrics()
   const feed = createRevocationFeed({ store, clock })
@@ -119,16 +132,6 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
     },
   }
 
-  let secrets = config.secrets
-  if (secrets.length === 0) {
-    const { secret, created } = loadOrCreateSecret(config.dataDir)
-    if (created)
-      log.info(
-        { dataDir: config.dataDir },
-        'generated a key-encryption secret in the data directory',
-      )
-    secrets = [secret]
-  }
   const keys = await createKeyManager({
     store,
     keyring: createKeyring(secrets),
