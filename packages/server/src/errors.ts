@@ -3,7 +3,8 @@
  * with a stable `code`. An `HttpError` knows its status and its public OAuth `error` value; the
  * `detail` is for the operator (log and events) and never reaches the client.
  *
- * docs/errors.md lists every code; test/errors-doc.test.ts keeps that list equal to this file.
+ * docs/errors.md lists every code with its status and OAuth `error`; test/docs.test.ts (in this
+ * package) keeps that table equal to these classes.
  */
 import { TokenboothError } from '@tokenbooth/verify'
 
