@@ -6,9 +6,8 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import type { AccessTokenClaims } from '../claims.ts'
-import { requireScope } from '../scope.ts'
 import type { Verifier } from '../verifier.ts'
-import { adapterOptions, describeAuthError } from './respond.ts'
+import { adapterOptions, authorize, describeAuthError } from './respond.ts'
 import type { AdapterOptions } from './respond.ts'
 
 declare global {
@@ -44,31 +43,20 @@ declare global {
 export function requireAuth(verifier: Verifier, options: AdapterOptions = {}): RequestHandler {
   const { scopes, realm } = adapterOptions(options)
   return (req: Request, res: Response, next: NextFunction): void => {
-    let result: AccessTokenClaims | Promise<AccessTokenClaims>
-    try {
-      result = verifier.verifyRequestNow(req.headers)
-    } catch (error) {
-      return fail(error)
-    }
-    if (result instanceof Promise) result.then(pass, fail)
-    else pass(result)
-
-    function pass(claims: AccessTokenClaims): void {
-      try {
-        if (scopes.length !== 0) requireScope(claims, ...scopes)
-      } catch (error) {
-        return fail(error)
-      }
-      req.auth = claims
-      // outside any catch: an error thrown further down the chain is not ours to answer
-      next()
-    }
-
-    function fail(error: unknown): void {
-      const answer = describeAuthError(error, realm)
-      if (answer === undefined) return next(error)
-      // node:http's own API: Express's res.status().set().send() would compute an ETag for nothing
-      res.writeHead(answer.status, answer.headers).end(answer.body)
-    }
+    authorize(
+      verifier,
+      req.headers,
+      scopes,
+      (claims) => {
+        req.auth = claims
+        next()
+      },
+      (error) => {
+        const answer = describeAuthError(error, realm)
+        if (answer === undefined) return next(error)
+        // node:http's own API: Express's res.status().set().send() would compute an ETag for nothing
+        res.writeHead(answer.status, answer.headers).end(answer.body)
+      },
+    )
   }
 }

@@ -12,9 +12,8 @@ import type {
   preHandlerHookHandler,
 } from 'fastify'
 import type { AccessTokenClaims } from '../claims.ts'
-import { requireScope } from '../scope.ts'
 import type { Verifier } from '../verifier.ts'
-import { adapterOptions, describeAuthError } from './respond.ts'
+import { adapterOptions, authorize, describeAuthError } from './respond.ts'
 import type { AdapterOptions } from './respond.ts'
 
 declare module 'fastify' {
@@ -56,29 +55,19 @@ export function requireAuth(
     reply: FastifyReply,
     done: HookHandlerDoneFunction,
   ): void {
-    let result: AccessTokenClaims | Promise<AccessTokenClaims>
-    try {
-      result = verifier.verifyRequestNow(request.headers)
-    } catch (error) {
-      return fail(error)
-    }
-    if (result instanceof Promise) result.then(pass, fail)
-    else pass(result)
-
-    function pass(claims: AccessTokenClaims): void {
-      try {
-        if (scopes.length !== 0) requireScope(claims, ...scopes)
-      } catch (error) {
-        return fail(error)
-      }
-      request.auth = claims
-      done()
-    }
-
-    function fail(error: unknown): void {
-      const answer = describeAuthError(error, realm)
-      if (answer === undefined) return done(error as Error)
-      void reply.code(answer.status).headers(answer.headers).send(answer.body)
-    }
+    authorize(
+      verifier,
+      request.headers,
+      scopes,
+      (claims) => {
+        request.auth = claims
+        done()
+      },
+      (error) => {
+        const answer = describeAuthError(error, realm)
+        if (answer === undefined) return done(error as Error)
+        void reply.code(answer.status).headers(answer.headers).send(answer.body)
+      },
+    )
   }
 }

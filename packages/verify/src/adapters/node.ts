@@ -5,9 +5,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AccessTokenClaims } from '../claims.ts'
-import { requireScope } from '../scope.ts'
 import type { Verifier } from '../verifier.ts'
-import { adapterOptions, describeAuthError } from './respond.ts'
+import { adapterOptions, authorize, describeAuthError } from './respond.ts'
 import type { AdapterOptions } from './respond.ts'
 
 /**
@@ -86,21 +85,9 @@ export function protect(
   const { scopes, realm } = adapterOptions(options)
   const { onError } = options
   return (req, res) => {
-    let result: AccessTokenClaims | Promise<AccessTokenClaims>
-    try {
-      result = verifier.verifyRequestNow(req.headers)
-    } catch (error) {
-      return fail(error)
-    }
-    if (result instanceof Promise) result.then(pass, fail)
-    else pass(result)
+    authorize(verifier, req.headers, scopes, pass, fail)
 
     function pass(claims: AccessTokenClaims): void {
-      try {
-        if (scopes.length !== 0) requireScope(claims, ...scopes)
-      } catch (error) {
-        return fail(error)
-      }
       const authed = req as AuthenticatedRequest
       authed.auth = claims
       let outcome: unknown

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import type { AccessTokenClaims } from '../claims.ts'
+import type { RequestHeaders } from '../credentials.ts'
 import {
   InsufficientScope,
   RequestMalformed,
@@ -13,6 +15,8 @@ import {
   TokenRevoked,
   VerifierUnavailable,
 } from '../errors.ts'
+import { requireScope } from '../scope.ts'
+import type { Verifier } from '../verifier.ts'
 
 /**
  * An HTTP answer for an authentication failure: status, headers (lower-case names) and a JSON
@@ -166,4 +170,43 @@ export function adapterOptions(options: AdapterOptions = {}): { scopes: string[]
     }
   }
   return { scopes, realm }
+}
+
+/**
+ * The step every callback-style adapter takes: verifies the request's credentials, requires
+ * `scopes`, then calls `pass(claims)` or `fail(error)` (exactly one of them, once). When the
+ * verifier can answer at once (`verifyRequestNow`: keys loaded, kid known) that happens before
+ * this returns, with no promise in between; otherwise once the keys have loaded. `pass` runs
+ * outside any try: what it throws is the framework's to handle, not an authentication failure.
+ */
+export function authorize(
+  verifier: Verifier,
+  headers: RequestHeaders,
+  scopes: readonly string[],
+  pass: (claims: AccessTokenClaims) => void,
+  fail: (error: unknown) => void,
+): void {
+  let result: AccessTokenClaims | Promise<AccessTokenClaims>
+  try {
+    result = verifier.verifyRequestNow(headers)
+  } catch (error) {
+    return fail(error)
+  }
+  if (result instanceof Promise)
+    result.then((claims) => checkScopes(claims, scopes, pass, fail), fail)
+  else checkScopes(result, scopes, pass, fail)
+}
+
+function checkScopes(
+  claims: AccessTokenClaims,
+  scopes: readonly string[],
+  pass: (claims: AccessTokenClaims) => void,
+  fail: (error: unknown) => void,
+): void {
+  try {
+    if (scopes.length !== 0) requireScope(claims, ...scopes)
+  } catch (error) {
+    return fail(error)
+  }
+  pass(claims)
 }
