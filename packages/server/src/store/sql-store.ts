@@ -215,11 +215,10 @@ export function createSqlStore(db: SqlDatabase): Store {
         // A consumed token: the same successor again if this is the immediately previous token
         // presented within the grace window (its successor not yet used), otherwise reuse.
         // The window is [consumed_at, consumed_at + graceMs): with graceMs = 0 there is none.
-        if (
-          now - Number(token.consumed_at) < graceMs &&
-          token.successor_hash &&
-          token.successor_sealed
-        ) {
+        // `now` was taken before this transaction waited for the row lock, so a request that
+        // arrived before the rotation committed sees a negative age: inside a window, if any.
+        const age = Math.max(0, now - Number(token.consumed_at))
+        if (graceMs > 0 && age < graceMs && token.successor_hash && token.successor_sealed) {
           const [successor] = await tx.all(
             qb
               .selectFrom('refresh_tokens')
@@ -253,6 +252,26 @@ export function createSqlStore(db: SqlDatabase): Store {
           .where('sessions.expires_at', '>', now),
       )
       return row && toSession(row)
+    },
+
+    async findRefreshToken(hash) {
+      const [token] = await db.all(
+        qb
+          .selectFrom('refresh_tokens')
+          .select(['session_id', 'expires_at', 'consumed_at'])
+          .where('hash', '=', hash),
+      )
+      if (token === undefined) return undefined
+      const [row] = await db.all(
+        qb.selectFrom('sessions').selectAll().where('id', '=', token.session_id),
+      )
+      return (
+        row && {
+          session: toSession(row),
+          expiresAt: Number(token.expires_at),
+          consumedAt: token.consumed_at === null ? undefined : Number(token.consumed_at),
+        }
+      )
     },
 
     async findSession(id) {
@@ -316,6 +335,17 @@ export function createSqlStore(db: SqlDatabase): Store {
           .limit(1),
       )
       return rows.length > 0
+    },
+
+    async latestUserCutoff(userId) {
+      const [row] = await db.all(
+        qb
+          .selectFrom('revocations')
+          .select((eb) => eb.fn.max('at').as('at'))
+          .where('kind', '=', 'sub')
+          .where('value', '=', userId),
+      )
+      return row?.at === null || row?.at === undefined ? undefined : Number(row.at)
     },
 
     async listRevocations(afterSeq, now, limit) {

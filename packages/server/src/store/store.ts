@@ -69,6 +69,15 @@ export type RotationOutcome =
   /** Another client's token, or not the session the old access token names: nothing changed. */
   | { status: 'expired' | 'revoked' | 'unknown' | 'mismatch' }
 
+/** A refresh token as stored, live or not, with its session. */
+export interface RefreshTokenRecord {
+  session: SessionRecord
+  /** Idle expiry (never after the session's). */
+  expiresAt: number
+  /** When it was exchanged for its successor; `undefined` while it is the current one. */
+  consumedAt: number | undefined
+}
+
 export interface SigningKeyRecord {
   kid: string
   alg: string
@@ -113,6 +122,8 @@ export interface Store {
   rotateRefreshToken(request: RotationRequest): Promise<RotationOutcome>
   /** The session a live refresh token belongs to, without consuming it. */
   findSessionByRefreshToken(hash: string, now: number): Promise<SessionRecord | undefined>
+  /** Any stored refresh token, consumed or expired ones too (revocation ends its family). */
+  findRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined>
   findSession(id: string): Promise<SessionRecord | undefined>
   /** Sessions of a user that are neither revoked nor expired, newest first. */
   listActiveSessions(userId: string, now: number): Promise<SessionRecord[]>
@@ -128,6 +139,8 @@ export interface Store {
   /** Logs the revocation of one access token by its jti. */
   revokeAccessToken(jti: string, now: number, expiresAt: number): Promise<void>
   isAccessTokenRevoked(jti: string): Promise<boolean>
+  /** The `at` of the latest user cut-off (revokeAllSessions) still logged for `userId`. */
+  latestUserCutoff(userId: string): Promise<number | undefined>
 
   /** Revocations after `seq` that still matter at `now`, oldest first. */
   listRevocations(afterSeq: number, now: number, limit: number): Promise<RevocationRecord[]>

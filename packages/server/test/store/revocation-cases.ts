@@ -182,6 +182,48 @@ export function revocationCases(open: OpenStore): void {
         ])
       }))
 
+    it('findRefreshToken finds current, consumed and expired tokens with their session', () =>
+      withStore(open, async ({ store }) => {
+        await seedAccounts(store)
+        const s1 = await startSession(store, 's1', 'alice', 'rt1', { tokenExpiresAt: NOW + HOUR })
+        assert.deepEqual(await store.findRefreshToken('rt1'), {
+          session: s1,
+          expiresAt: NOW + HOUR,
+          consumedAt: undefined,
+        })
+        await store.rotateRefreshToken(rotation('rt1', 'rt2', { now: NOW + SECOND }))
+        const used = { ...s1, lastUsedAt: NOW + SECOND }
+        assert.deepEqual(await store.findRefreshToken('rt1'), {
+          session: used,
+          expiresAt: NOW + HOUR,
+          consumedAt: NOW + SECOND,
+        })
+        assert.deepEqual(await store.findRefreshToken('rt2'), {
+          session: used,
+          expiresAt: NOW + 14 * DAY,
+          consumedAt: undefined,
+        })
+        assert.equal(await store.findRefreshToken('nope'), undefined)
+        await store.revokeSession('s1', undefined, NOW + 2 * SECOND, NOW + DAY)
+        assert.equal((await store.findRefreshToken('rt1'))?.session.revokedAt, NOW + 2 * SECOND)
+      }))
+
+    it('latestUserCutoff is the latest revokeAllSessions of that user only', () =>
+      withStore(open, async ({ store }) => {
+        await seedAccounts(store)
+        assert.equal(await store.latestUserCutoff('alice'), undefined)
+        await store.revokeAllSessions('alice', NOW + 5, NOW + DAY)
+        await store.revokeAllSessions('alice', NOW + 1_500, NOW + DAY)
+        await store.revokeAllSessions('bob', NOW + 9_000, NOW + DAY)
+        // Neither a session nor an access-token revocation is a user cut-off.
+        await startSession(store, 'a1', 'alice', 'rt-a1')
+        await store.revokeSession('a1', undefined, NOW + 20_000, NOW + DAY)
+        await store.revokeAccessToken('alice', NOW + 30_000, NOW + DAY)
+        assert.equal(await store.latestUserCutoff('alice'), NOW + 1_500)
+        assert.equal(await store.latestUserCutoff('bob'), NOW + 9_000)
+        assert.equal(await store.latestUserCutoff('carol'), undefined)
+      }))
+
     it('findSessionByRefreshToken finds a live token only, without consuming it', () =>
       withStore(open, async ({ store }) => {
         await seedAccounts(store)

@@ -153,6 +153,32 @@ export function rotationCases(open: OpenStore): void {
         assert.equal(await store.findSessionByRefreshToken('rt3', T + 2), undefined)
       }))
 
+    it('with graceMs = 0 a request stamped before the rotation committed is reuse, not a retry', () =>
+      withStore(open, async ({ store }) => {
+        // Its `now` was taken before it waited on the row lock held by the rotation (issue 2:
+        // "0 allowed"): the age is negative, and there is still no window to retry in.
+        await seedAccounts(store)
+        await startSession(store, 's1', 'alice', 'rt1')
+        await store.rotateRefreshToken(rotation('rt1', 'rt2', { now: T, graceMs: 0 }))
+        const waited = await store.rotateRefreshToken(
+          rotation('rt1', 'rt3', { now: T - 5, graceMs: 0 }),
+        )
+        assert.equal(waited.status, 'reused')
+        assert.equal((await store.findSession('s1'))?.revokedAt, T - 5)
+        assert.deepEqual(await liveTokens(store, ['rt1', 'rt2', 'rt3'], T), [])
+      }))
+
+    it('with a window, a request stamped before the rotation committed is a retry', () =>
+      withStore(open, async ({ store }) => {
+        await seedAccounts(store)
+        await startSession(store, 's1', 'alice', 'rt1')
+        await store.rotateRefreshToken(rotation('rt1', 'rt2', { now: T }))
+        const waited = await store.rotateRefreshToken(rotation('rt1', 'rt3', { now: T - 5 }))
+        assert.equal(waited.status, 'retried')
+        assert.equal(waited.status === 'retried' && waited.successorHash, 'rt2')
+        assert.equal((await store.findSession('s1'))?.revokedAt, undefined)
+      }))
+
     it('with graceMs = 0 the previous token is reuse at once, even in the same millisecond', () =>
       withStore(open, async ({ store }) => {
         await seedAccounts(store)

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { after, describe, it } from 'node:test'
 import { sql } from 'kysely'
+import { loadConfig } from '../../src/config.ts'
 import { openSqlite } from '../../src/store/sqlite/database.ts'
 import { createSqlStore } from '../../src/store/sql-store.ts'
 import type { Store } from '../../src/store/store.ts'
@@ -31,6 +32,36 @@ defineStoreConformance('sqlite', async () => {
       for (const store of stores) await store.close()
     },
   }
+})
+
+describe('sqlite durability settings', () => {
+  // Issue 2, "Storage": "SQLite in WAL mode with synchronous=FULL by default". Asked of the
+  // store's own connection (the one its queries and transactions run on), not of a second one.
+  async function pragmas(synchronous: 'FULL' | 'NORMAL') {
+    const db = openSqlite(join(dir, `pragmas-${synchronous}.db`), { synchronous })
+    const store = createSqlStore(db)
+    try {
+      await store.migrate()
+      // Through the store's query builder, whose dialect prepares on the store's DatabaseSync.
+      const [journal] = (await sql<{ journal_mode: string }>`pragma journal_mode`.execute(db.qb))
+        .rows
+      const [sync] = (await sql<{ synchronous: number }>`pragma synchronous`.execute(db.qb)).rows
+      return { journal: journal?.journal_mode, synchronous: sync?.synchronous }
+    } finally {
+      await store.close()
+    }
+  }
+
+  it('the default configuration opens WAL with synchronous=FULL', async () => {
+    const { sqliteSynchronous } = loadConfig({})
+    assert.equal(sqliteSynchronous, 'FULL')
+    // PRAGMA synchronous answers 2 for FULL, 1 for NORMAL.
+    assert.deepEqual(await pragmas(sqliteSynchronous), { journal: 'wal', synchronous: 2 })
+  })
+
+  it('the documented opt-out is synchronous=NORMAL, still in WAL mode', async () => {
+    assert.deepEqual(await pragmas('NORMAL'), { journal: 'wal', synchronous: 1 })
+  })
 })
 
 describe('sqlite group commit', () => {
