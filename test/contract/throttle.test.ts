@@ -130,6 +130,161 @@ describe('throttling behind a trusted proxy (TOKENBOOTH_TRUST_PROXY=127.0.0.1)',
   })
 })
 
+describe('throttling: parallel guesses, address groups, the account across addresses, bounds', () => {
+  let booth: Booth
+  const ACCOUNT_FREE_FAILURES = 10
+
+  before(async () => {
+    booth = await startBooth({ env: { TOKENBOOTH_TRUST_PROXY: '127.0.0.1' } })
+  })
+  after(async () => {
+    await booth?.stop()
+    if (booth) removeDir(booth.dataDir)
+  })
+
+  function tally(replies: Reply[]): Record<number, number> {
+    const counts: Record<number, number> = {}
+    for (const r of replies) counts[r.status] = (counts[r.status] ?? 0) + 1
+    return counts
+  }
+
+  it('30 wrong passwords in parallel: at most 5 reach the password check, the rest are 429', async () => {
+    // Counted when they start, not after the hash: all 30 are in flight before the first fails.
+    const username = await signUp(booth.url, 'parallel')
+    const replies = await Promise.all(
+      Array.from({ length: 30 }, () => attempt(booth.url, username, WRONG, '203.0.113.40')),
+    )
+    const counts = tally(replies)
+    assert.ok((counts[400] ?? 0) <= FREE_FAILURES, `statuses: ${JSON.stringify(counts)}`)
+    assert.equal((counts[400] ?? 0) + (counts[429] ?? 0), 30, JSON.stringify(counts))
+    for (const r of replies) {
+      if (r.status === 400) assertError(r, 400, 'invalid_grant', 'a guess that was checked')
+      else assertThrottled(r, 'a parallel guess')
+    }
+    assertThrottled(
+      await attempt(booth.url, username, PASSWORD, '203.0.113.40'),
+      'the right password after the parallel burst',
+    )
+  })
+
+  it('twelve parallel logins with the right password from one address all get in (they wait their turn)', async () => {
+    const username = await signUp(booth.url, 'paralleluser')
+    const replies = await Promise.all(
+      Array.from({ length: 12 }, () => attempt(booth.url, username, PASSWORD, '198.51.100.42')),
+    )
+    assert.deepEqual(tally(replies), { 200: 12 })
+  })
+
+  it('the right password in parallel with wrong ones from elsewhere still gets in', async () => {
+    const username = await signUp(booth.url, 'parallelok')
+    const [owner] = await Promise.all([
+      attempt(booth.url, username, PASSWORD, '198.51.100.41'),
+      ...Array.from({ length: 10 }, () => attempt(booth.url, username, WRONG, '203.0.113.41')),
+    ])
+    assert.equal(owner!.status, 200, owner!.text)
+  })
+
+  it('IPv6 addresses are throttled by their /64: rotating inside it does not escape the block', async () => {
+    const username = await signUp(booth.url, 'ipv6')
+    await guessUntilBlocked(booth.url, username, (i) => `2001:db8:aa:1::${(i + 1).toString(16)}`)
+    for (const address of ['2001:db8:aa:1:ffff:ffff:ffff:ffff', '2001:0db8:00aa:0001::beef']) {
+      assertThrottled(await attempt(booth.url, username, PASSWORD, address), address)
+    }
+    const neighbour = await attempt(booth.url, username, PASSWORD, '2001:db8:aa:2::1')
+    assert.equal(neighbour.status, 200, `another /64 is another address: ${neighbour.text}`)
+  })
+
+  it('an account guessed at from many addresses is slowed for new addresses, never closed to its owner', async () => {
+    const username = await signUp(booth.url, 'spread')
+    // The owner logged in from home before the attack.
+    assert.equal((await attempt(booth.url, username, PASSWORD, '192.0.2.200')).status, 200)
+    // Two guesses from each of five addresses: no address reaches its own limit of five.
+    for (let i = 0; i < ACCOUNT_FREE_FAILURES; i++) {
+      const res = await attempt(booth.url, username, WRONG, `203.0.113.${100 + (i % 5)}`)
+      assertError(res, 400, 'invalid_grant', `spread guess ${i + 1}`)
+    }
+    // A fresh address now gets one guess, not five.
+    const first = await attempt(booth.url, username, WRONG, '203.0.113.150')
+    assertError(first, 400, 'invalid_grant', 'the first guess from a new address')
+    assertThrottled(
+      await attempt(booth.url, username, WRONG, '203.0.113.150'),
+      'the second guess from that address',
+    )
+    // The owner, from an address never seen before, with the right password: in at once.
+    const travelling = await attempt(booth.url, username, PASSWORD, '198.51.100.150')
+    assert.equal(travelling.status, 200, `the owner from a new address: ${travelling.text}`)
+    // From home, where the owner logged in before, a typo or two is the ordinary rule.
+    for (let i = 0; i < 2; i++) {
+      assertError(
+        await attempt(booth.url, username, WRONG, '192.0.2.200'),
+        400,
+        'invalid_grant',
+        `typo ${i + 1} at home`,
+      )
+    }
+    const home = await attempt(booth.url, username, PASSWORD, '192.0.2.200')
+    assert.equal(home.status, 200, `the owner at home: ${home.text}`)
+  })
+
+  it('a name that can never exist makes no account entry, and its log lines are cut short', async () => {
+    const huge = 'x'.repeat(60_000)
+    for (let i = 0; i < FREE_FAILURES + 2; i++) {
+      // Only the address counts it (100 per 15 minutes): no entry keyed by 60 kB is kept.
+      const res = await attempt(booth.url, huge, WRONG, '203.0.113.60')
+      assertError(res, 400, 'invalid_grant', `huge name ${i + 1}`)
+    }
+    const lines = booth
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"login.failed"'))
+    assert.ok(lines.length >= FREE_FAILURES + 2)
+    for (const line of lines) assert.ok(line.length < 1_000, `a ${line.length}-character log line`)
+  })
+
+  it('POST /signup is limited per address (each costs an Argon2id hash): 429 with Retry-After', async () => {
+    const flood = '198.18.0.1'
+    const statuses: number[] = []
+    let last: Reply | undefined
+    // Eight at a time until refused (the burst is 100), and never more than 140 in all.
+    for (let round = 0; round < 140 / 8 && last === undefined; round++) {
+      const replies = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          postJson(
+            `${booth.url}/signup`,
+            { username: uniqueName('flood'), password: PASSWORD },
+            { 'x-forwarded-for': flood },
+          ),
+        ),
+      )
+      for (const r of replies) statuses.push(r.status)
+      last = replies.find((r) => r.status === 429)
+    }
+    assert.ok(last, `never throttled: ${statuses.length} sign-ups`)
+    assertThrottled(last, 'a sign-up flood')
+    const created = statuses.filter((s) => s === 201).length
+    // The burst of 100 (plus one per 6 s that passed) was admitted; the flood was cut off after.
+    assert.ok(created >= 100, `${created} created before the limit`)
+    assert.deepEqual(
+      statuses.filter((s) => s !== 201 && s !== 429),
+      [],
+      'nothing but 201 and 429',
+    )
+    const other = await postJson(
+      `${booth.url}/signup`,
+      { username: uniqueName('elsewhere'), password: PASSWORD },
+      { 'x-forwarded-for': '198.18.0.2' },
+    )
+    assert.equal(other.status, 201, `another address signs up: ${other.text}`)
+    // A refused policy check costs no hash, and still gets its own clear answer.
+    const short = await postJson(
+      `${booth.url}/signup`,
+      { username: uniqueName('short'), password: 'short' },
+      { 'x-forwarded-for': flood },
+    )
+    assertError(short, 400, 'invalid_password', 'a short password from the throttled address')
+  })
+})
+
 describe('throttling with no trusted proxy: X-Forwarded-For is ignored', () => {
   let booth: Booth
 

@@ -22,8 +22,8 @@ const USERNAME = /^[\p{L}\p{N}._@+-]{3,64}$/u
  * @example normalizeUsername('Ａlice') // 'alice'
  */
 export function normalizeUsername(raw: string): string {
-  const username = raw.normalize('NFKC').toLowerCase()
-  if (!USERNAME.test(username)) {
+  const username = accountName(raw)
+  if (username === undefined) {
     throw new InvalidRequest({
       description: 'the username must be 3 to 64 letters, digits or . _ @ + -',
     })
@@ -31,15 +31,33 @@ export function normalizeUsername(raw: string): string {
   return username
 }
 
+/**
+ * The normalized username, or `undefined` for a name that can never be registered (what the
+ * login throttle keys an account by: bounded, and one counter for every spelling of a name).
+ *
+ * @example accountName('ＫＩＭ') // 'kim'
+ * @example accountName('x'.repeat(65_000)) // undefined
+ */
+export function accountName(raw: string): string | undefined {
+  const username = raw.normalize('NFKC').toLowerCase()
+  return USERNAME.test(username) ? username : undefined
+}
+
+/**
+ * Creates a user. `admit` runs once the name and password passed the policy and before the
+ * password is hashed: the sign-up throttle counts only requests that cost a hash.
+ */
 export async function signUp(
   store: Store,
   rawUsername: string,
   rawPassword: string,
   now: number,
+  admit?: () => void,
 ): Promise<UserRecord> {
   const username = normalizeUsername(rawUsername)
   const password = normalizePassword(rawPassword)
   checkPasswordPolicy(password, username)
+  admit?.()
   const user: UserRecord = {
     id: randomUUID(),
     username,
@@ -62,12 +80,8 @@ export async function authenticate(
   rawUsername: string,
   rawPassword: string,
 ): Promise<UserRecord> {
-  let username: string | undefined
-  try {
-    username = normalizeUsername(rawUsername)
-  } catch {
-    // A name that could never exist still costs a full hash.
-  }
+  // A name that could never exist still costs a full hash.
+  const username = accountName(rawUsername)
   const user = username === undefined ? undefined : await store.findUserByUsername(username)
   const stored = user?.passwordHash ?? (await dummyHash())
   const ok = await verifyPassword(stored, normalizePassword(rawPassword))

@@ -1,10 +1,11 @@
 /** grant_type=password (RFC 6749 §4.3): the articles' login with id and password. */
-import { authenticate } from '../domain/accounts.ts'
+import { accountName, authenticate } from '../domain/accounts.ts'
 import type { BoothContext } from '../domain/context.ts'
 import { grantScope, parseScope } from '../domain/scopes.ts'
 import { startSession, type TokenResponse } from '../domain/sessions.ts'
+import type { LoginAttempt } from '../domain/throttle.ts'
 import { InvalidGrant } from '../errors.ts'
-import { required, type Params } from '../http/params.ts'
+import { optional, required, type Params } from '../http/params.ts'
 import type { ClientRecord } from '../store/store.ts'
 
 export interface RequestFacts {
@@ -20,34 +21,45 @@ export async function passwordGrant(
 ): Promise<TokenResponse> {
   const username = required(params, 'username')
   const password = required(params, 'password')
-  const scope = grantScope(parseScope(params.scope), ctx.config.scopes, ctx.config.defaultScope)
-  const now = ctx.clock()
-  const account = username.normalize('NFKC').toLowerCase()
+  // RFC 6749 §3.1: `scope=` (no value) is treated as if it were omitted: the default scope.
+  const scope = grantScope(
+    parseScope(optional(params, 'scope')),
+    ctx.config.scopes,
+    ctx.config.defaultScope,
+  )
+  // Bounded: a name that can never exist is no account (and logs as its first 64 characters).
+  const account = accountName(username)
+  const shown = account ?? username.slice(0, 64)
+  let attempt: LoginAttempt
   try {
-    ctx.throttle.check(account, facts.address, now)
+    // Counted before the hash runs: parallel guesses see each other (throttle.ts).
+    attempt = await ctx.throttle.begin(account, facts.address, ctx.clock)
   } catch (error) {
-    ctx.events.emit('login.throttled', { username: account, address: facts.address })
+    ctx.events.emit('login.throttled', { username: shown, address: facts.address })
     throw error
   }
+  let user
   try {
-    const user = await authenticate(ctx.store, username, password)
-    ctx.throttle.succeeded(account, facts.address)
-    const tokens = await startSession(ctx, user, client, scope, facts.userAgent)
-    ctx.events.emit('login.succeeded', {
-      sub: user.id,
-      client_id: client.id,
-      address: facts.address,
-    })
-    return tokens
+    user = await authenticate(ctx.store, username, password)
   } catch (error) {
-    if (error instanceof InvalidGrant) {
-      ctx.throttle.failed(account, facts.address, now)
-      ctx.events.emit('login.failed', {
-        username: account,
-        address: facts.address,
-        detail: error.detail,
-      })
+    if (!(error instanceof InvalidGrant)) {
+      attempt.abandoned()
+      throw error
     }
+    attempt.failed(ctx.clock())
+    ctx.events.emit('login.failed', {
+      username: shown,
+      address: facts.address,
+      detail: error.detail,
+    })
     throw error
   }
+  attempt.succeeded()
+  const tokens = await startSession(ctx, user, client, scope, facts.userAgent)
+  ctx.events.emit('login.succeeded', {
+    sub: user.id,
+    client_id: client.id,
+    address: facts.address,
+  })
+  return tokens
 }

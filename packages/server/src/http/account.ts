@@ -11,11 +11,13 @@ import { readParams, required } from './params.ts'
 export function accountRoutes(app: FastifyInstance, ctx: BoothContext): void {
   app.post('/signup', async (request, reply) => {
     const params = readParams(request.body)
+    // Each sign-up costs a full Argon2id hash: limited per address before the hash runs.
     const user = await signUp(
       ctx.store,
       required(params, 'username'),
       required(params, 'password'),
       ctx.clock(),
+      () => ctx.throttle.signUp(request.ip, ctx.clock()),
     )
     ctx.events.emit('user.signed_up', { sub: user.id })
     return reply.code(201).send({ id: user.id, username: user.username })
