@@ -16,6 +16,7 @@ import {
   uniqueName,
 } from '../support/contract.ts'
 import { bearer, call, postForm, postJson } from '../support/http.ts'
+import pg from 'pg'
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts'
 
 const PASSWORD = 'two booths, one database'
@@ -219,5 +220,118 @@ describe('two booth instances on one PostgreSQL database', () => {
     assert.equal((await userinfo(a, tokens.access_token)).status, 200)
     for (const old of before)
       assert.ok((await jwksKids(b.url)).includes(old), 'the old key stays published')
+  })
+})
+
+describe('two instances with different TOKENBOOTH_SECRET lists (a secret rotation half done)', () => {
+  // B holds only the old secret; A was given `new,old`, and a key sealed under the new secret is
+  // rotated in. When that key starts signing, B cannot open it. B used to answer 500 after the
+  // rotation had committed (and a retry after the grace window then revoked the session as
+  // reuse) while /healthz said 200. Now B keeps signing with the newest key it can open and
+  // reports 503 on /healthz, and no refresh through B is lost.
+  const oldSecret = randomSecret()
+  const newSecret = randomSecret()
+  let db: TestDatabase
+  let a: Booth
+  let b: Booth
+  const common = { TOKENBOOTH_REFRESH_GRACE: '1', TOKENBOOTH_ISSUER: 'https://booth.example' }
+
+  before(async () => {
+    db = await createTestDatabase()
+    // B first, on the empty database: the first key is sealed under the old secret.
+    b = await startBooth({
+      env: { ...common, TOKENBOOTH_DATABASE_URL: db.url, TOKENBOOTH_SECRET: oldSecret },
+    })
+    a = await startBooth({
+      env: {
+        ...common,
+        TOKENBOOTH_DATABASE_URL: db.url,
+        TOKENBOOTH_SECRET: `${newSecret},${oldSecret}`,
+      },
+    })
+  })
+  after(async () => {
+    const codes = await Promise.all([a?.stop(), b?.stop()])
+    await db?.drop()
+    for (const booth of [a, b]) if (booth) removeDir(booth.dataDir)
+    assert.deepEqual(codes, [0, 0])
+  })
+
+  async function session(on: Booth) {
+    const username = uniqueName('halfway')
+    assert.equal((await postJson(`${on.url}/signup`, { username, password: PASSWORD })).status, 201)
+    const login = await postForm(`${on.url}/token`, {
+      grant_type: 'password',
+      username,
+      password: PASSWORD,
+    })
+    assert.equal(login.status, 200, login.text)
+    return login.body as { access_token: string; refresh_token: string }
+  }
+  const refresh = (on: Booth, token: string) =>
+    postForm(`${on.url}/token`, { grant_type: 'refresh_token', refresh_token: token })
+  const userinfo = (on: Booth, token: string) =>
+    call(`${on.url}/userinfo`, { headers: bearer(token) })
+
+  it('B keeps signing with the old key, reports 503 on /healthz, and loses no refresh', async () => {
+    const [oldKid] = await jwksKids(b.url)
+    const beforeRotation = await session(a)
+    const out = await runCli(['keys', 'rotate', '--json'], a.env)
+    assert.equal(out.code, 0, out.stderr)
+    const newKid = JSON.parse(out.stdout.trim().split('\n').at(-1)!).kid as string
+    // The lead time (at least 15 minutes here) is the one thing a test cannot wait for: the key's
+    // activation is moved to now, as if it had passed. Both instances reread keys every 5 s.
+    const admin = new pg.Client({ connectionString: db.url })
+    await admin.connect()
+    try {
+      await admin.query('update signing_keys set activates_at = $1 where kid = $2', [
+        Date.now() - 1000,
+        newKid,
+      ])
+    } finally {
+      await admin.end()
+    }
+    const switched = await pollUntil(async () => {
+      const t = await session(a)
+      return decodeJwt(t.access_token).header.kid === newKid &&
+        (await call(`${b.url}/healthz`)).status === 503
+        ? t
+        : undefined
+    }, 15_000)
+    assert.ok(switched, 'A signs with the new key and B reports unhealthy within 15 s')
+
+    const health = await call(`${b.url}/healthz`)
+    assert.equal(health.status, 503)
+    assert.deepEqual(Object.keys(health.body).sort(), ['error', 'error_description'])
+    assert.equal(health.body.error, 'temporarily_unavailable')
+    assert.match(
+      health.body.error_description,
+      new RegExp(`${newKid} cannot be opened with TOKENBOOTH_SECRET.*${oldKid}`),
+    )
+    assert.match(b.output(), new RegExp(`"level":50.*${newKid}`), 'B logs it as an error')
+    assert.equal((await call(`${a.url}/healthz`)).status, 200, 'A is healthy')
+
+    // A refresh through B of a session that began on A: 200, signed with the key B can open.
+    const viaB = await refresh(b, beforeRotation.refresh_token)
+    assert.equal(viaB.status, 200, `refresh on B: ${viaB.text}`)
+    assert.equal(decodeJwt(viaB.body.access_token).header.kid, oldKid)
+    for (const booth of [a, b]) {
+      assert.equal((await userinfo(booth, viaB.body.access_token)).status, 200, booth.url)
+    }
+    // The chain goes on, on either instance: nothing was consumed without an answer.
+    const onA = await refresh(a, viaB.body.refresh_token)
+    assert.equal(onA.status, 200, `the successor on A: ${onA.text}`)
+    assert.equal(decodeJwt(onA.body.access_token).header.kid, newKid)
+    const onB = await refresh(b, onA.body.refresh_token)
+    assert.equal(onB.status, 200, `and its successor on B: ${onB.text}`)
+    assert.equal((await userinfo(a, onB.body.access_token)).status, 200)
+
+    // Logins through B work too, and A accepts them.
+    const loginB = await session(b)
+    assert.equal(decodeJwt(loginB.access_token).header.kid, oldKid)
+    assert.equal((await userinfo(a, loginB.access_token)).status, 200)
+    // Both publish the new key; B also keeps publishing the one it signs with.
+    assert.ok((await jwksKids(b.url)).includes(newKid))
+    assert.ok((await jwksKids(b.url)).includes(oldKid!))
   })
 })

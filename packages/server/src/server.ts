@@ -137,6 +137,7 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
     keyring: createKeyring(secrets),
     config,
     clock,
+    log,
     onRotate: (key) =>
       events.emit('signing_key.created', {
         kid: key.kid,

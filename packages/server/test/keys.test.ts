@@ -3,13 +3,14 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
-import { verifyAccessToken } from '@tokenbooth/verify'
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
+import { pino } from 'pino'
+import { TokenInvalid, verifyAccessToken, type KeySet } from '@tokenbooth/verify'
 import { loadConfig } from '../src/config.ts'
-import { createKeyManager } from '../src/domain/keys.ts'
+import { createKeyManager, type KeyManager } from '../src/domain/keys.ts'
 import { createKeyring } from '../src/domain/keyring.ts'
 import { issueAccessToken } from '../src/domain/tokens.ts'
-import { KeyDecryptionFailed } from '../src/errors.ts'
+import { KeyDecryptionFailed, ServiceUnavailable } from '../src/errors.ts'
 import { openStore } from '../src/store/open-store.ts'
 import type { Store } from '../src/store/store.ts'
 
@@ -149,3 +150,207 @@ describe('key manager', () => {
     assert.ok(keys.jwks().keys.some((k) => k.kid === created.kid))
   })
 })
+
+describe('key manager: keys this instance cannot open, old tokens, reload failures', () => {
+  const OLD = 'o'.repeat(40)
+  const NEW = 'n'.repeat(40)
+  const config = loadConfig({ TOKENBOOTH_ISSUER: 'https://booth.test' })
+  const claims = { issuer: 'https://booth.test', audience: 'https://booth.test' }
+  let dir: string
+  let store: Store
+  let now = T0
+  const clock = () => now
+
+  /** A real pino logger writing JSON lines into an array. */
+  function capturingLog() {
+    const lines: Array<{ level: number; msg: string; [key: string]: unknown }> = []
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) })
+    return { log, lines }
+  }
+
+  function sign(key: ReturnType<KeyManager['signer']>, at: number) {
+    return issueAccessToken(key, {
+      ...claims,
+      subject: 'u',
+      clientId: 'c',
+      scope: [],
+      sessionId: 's',
+      ttl: 900,
+      now: at,
+    }).token
+  }
+
+  beforeEach(async () => {
+    now = T0
+    dir = mkdtempSync(join(tmpdir(), 'tb-keys-'))
+    store = await openStore({ databaseUrl: undefined, dataDir: dir, sqliteSynchronous: 'FULL' })
+  })
+  afterEach(async () => {
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('an instance that cannot open the key another one rotated in keeps signing with its newest, and says so', async () => {
+    const { log, lines } = capturingLog()
+    // Instance A holds only the old secret; instance B was given `new,old` and rotates.
+    const a = await createKeyManager({
+      store,
+      keyring: createKeyring([OLD]),
+      config,
+      clock,
+      log,
+      reloadInterval: 20,
+    })
+    const b = await createKeyManager({ store, keyring: createKeyring([NEW, OLD]), config, clock })
+    b.close()
+    try {
+      const k1 = a.signer().kid
+      const k2 = (await b.rotate()).kid
+      await a.refresh()
+      assert.deepEqual(a.health(), { ok: true }, 'not yet: the new key does not sign yet')
+      const warned = lines.filter((l) => l.level === 40 && l.kid === k2)
+      assert.equal(warned.length, 1, 'the unopenable key is reported once, ahead of time')
+      await a.refresh()
+      assert.equal(lines.filter((l) => l.level === 40 && l.kid === k2).length, 1, 'only once')
+
+      now = (await store.listSigningKeys()).find((k) => k.kid === k2)!.activatesAt
+      await Promise.all([a.refresh(), b.refresh()])
+      assert.equal(b.signer().kid, k2)
+      const fallback = a.signer()
+      assert.equal(fallback.kid, k1, 'A signs with the newest key it can open')
+      assert.ok(fallback.key, 'with a real private key (it used to be undefined)')
+      const health = a.health()
+      assert.equal(health.ok, false)
+      assert.match(!health.ok ? health.reason : '', new RegExp(`${k2}.*TOKENBOOTH_SECRET.*${k1}`))
+      const error = await pollUntil(() => lines.find((l) => l.level === 50), 2_000)
+      assert.ok(error, 'the reload reports the degraded state at error level')
+      assert.match(error.msg, new RegExp(k2))
+
+      // Long after K1's schedule ended, A still publishes the key it signs with; B does not.
+      now += 900_000 + 61_000
+      await Promise.all([a.refresh(), b.refresh()])
+      assert.deepEqual(
+        a
+          .jwks()
+          .keys.map((k) => k.kid)
+          .sort(),
+        [k1, k2].sort(),
+      )
+      assert.deepEqual(
+        b.jwks().keys.map((k) => k.kid),
+        [k2],
+      )
+      verifyAccessToken(sign(a.signer(), now), a.keySet(), { ...claims, now: clock })
+    } finally {
+      a.close()
+    }
+  })
+
+  it('with no activated key it can open, signer() is a 503 (ServiceUnavailable), never a key-less signer', async () => {
+    const owner = await createKeyManager({ store, keyring: createKeyring([OLD]), config, clock })
+    owner.close()
+    const rotator = await createKeyManager({
+      store,
+      keyring: createKeyring([NEW, OLD]),
+      config,
+      clock,
+    })
+    rotator.close()
+    await rotator.rotate()
+    // A look that opens only the next key (create: false skips the start-up refusal).
+    const onlyNext = await createKeyManager({
+      store,
+      keyring: createKeyring([NEW]),
+      config,
+      clock,
+      create: false,
+    })
+    onlyNext.close()
+    assert.throws(
+      () => onlyNext.signer(),
+      (error: unknown) => error instanceof ServiceUnavailable && error.status === 503,
+    )
+    assert.equal(onlyNext.health().ok, false)
+  })
+
+  it('a start whose secret cannot open the active key still refuses (configuration error)', async () => {
+    const owner = await createKeyManager({ store, keyring: createKeyring([OLD]), config, clock })
+    owner.close()
+    const rotator = await createKeyManager({
+      store,
+      keyring: createKeyring([NEW, OLD]),
+      config,
+      clock,
+    })
+    rotator.close()
+    const k2 = await rotator.rotate()
+    now = k2.activatesAt
+    await assert.rejects(
+      createKeyManager({ store, keyring: createKeyring([OLD]), config, clock }),
+      (error: unknown) => error instanceof KeyDecryptionFailed,
+    )
+  })
+
+  it('sessionKeySet keeps a retired key for the refresh-token lifetime; keySet only until its tokens expire', async () => {
+    const keys = await createKeyManager({ store, keyring: createKeyring([OLD]), config, clock })
+    keys.close()
+    now = T0 + 28 * DAY + 1000
+    await keys.refresh()
+    const old = sign(keys.signer(), T0 + 30 * DAY - 1000)
+    const retired = T0 + 30 * DAY
+    const check = (set: KeySet) =>
+      verifyAccessToken(old, set, { ...claims, now: clock, ignoreExpiration: true })
+
+    now = retired + 900_000 + 61_000 // left the JWKS
+    await keys.refresh()
+    assert.throws(() => check(keys.keySet()), TokenInvalid)
+    check(keys.sessionKeySet())
+
+    now = retired + config.refreshTokenTtl * 1000 - 1000 // any refresh token it came with is near its end
+    await keys.refresh()
+    check(keys.sessionKeySet())
+
+    now = retired + config.refreshTokenTtl * 1000 + 61_000 // no live refresh token is that old
+    await keys.refresh()
+    assert.throws(() => check(keys.sessionKeySet()), TokenInvalid)
+  })
+
+  it('a reload that fails is logged, and the loaded keys keep signing', async () => {
+    const { log, lines } = capturingLog()
+    const other = await openStore({
+      databaseUrl: undefined,
+      dataDir: join(dir, 'other'),
+      sqliteSynchronous: 'FULL',
+    })
+    const keys = await createKeyManager({
+      store: other,
+      keyring: createKeyring([OLD]),
+      config,
+      clock,
+      log,
+      reloadInterval: 20,
+    })
+    try {
+      const kid = keys.signer().kid
+      await other.close() // the store goes away under the running manager
+      const warning = await pollUntil(
+        () => lines.find((l) => l.level === 40 && /reloading the signing keys failed/.test(l.msg)),
+        2_000,
+      )
+      assert.ok(warning, 'the failure is in the log')
+      assert.ok(warning.err, 'with the error')
+      assert.equal(keys.signer().kid, kid)
+    } finally {
+      keys.close()
+    }
+  })
+})
+
+async function pollUntil<T>(probe: () => T | undefined, timeoutMs: number): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = probe()
+    if (value !== undefined || Date.now() > deadline) return value
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}

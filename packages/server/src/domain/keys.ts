@@ -15,9 +15,10 @@ import {
   type KeyObject,
 } from 'node:crypto'
 import { calculateJwkThumbprint, type JWK } from 'jose'
+import type { Logger } from 'pino'
 import { createKeySet, createSecretKeySet, type KeySet } from '@tokenbooth/verify'
 import type { Config, SigningAlg } from '../config.ts'
-import { KeyDecryptionFailed } from '../errors.ts'
+import { KeyDecryptionFailed, ServiceUnavailable } from '../errors.ts'
 import type { SigningKeyRecord, Store } from '../store/store.ts'
 import type { Keyring } from './keyring.ts'
 
@@ -27,14 +28,28 @@ export interface ActiveKey {
   key: KeyObject
 }
 
+export type KeyHealth = { ok: true } | { ok: false; reason: string }
+
 export interface KeyManager {
-  /** The key that signs now. */
+  /**
+   * The key that signs now: the scheduled one, or — when this instance cannot open it (another
+   * instance rotated under a secret this one lacks) — the newest activated key it can open.
+   * Throws ServiceUnavailable when it can open none; callers ask before changing anything.
+   */
   signer(): ActiveKey
+  /** Not ok while this instance cannot open the scheduled key (reported by /healthz). */
+  health(): KeyHealth
   /** The public keys to publish, and their serialised form. */
   jwks(): { keys: JWK[] }
   jwksJson(): string
   /** The keys the booth verifies its own tokens with (the published ones). */
   keySet(): KeySet
+  /**
+   * The published keys plus those retired within the refresh-token lifetime: what the old access
+   * token sent along with a refresh may be signed by (grants/refresh-token.ts). Never for bearer
+   * authentication.
+   */
+  sessionKeySet(): KeySet
   /** Reloads keys from the store and creates the next one when it is due. */
   refresh(): Promise<void>
   /** Creates a key that activates after one JWKS max-age (operator-requested rotation). */
@@ -48,9 +63,16 @@ export interface KeyManagerOptions {
   keyring: Keyring
   config: Pick<
     Config,
-    'signingAlg' | 'hmacSecret' | 'keyRotation' | 'jwksMaxAge' | 'accessTokenTtl'
+    | 'signingAlg'
+    | 'hmacSecret'
+    | 'keyRotation'
+    | 'jwksMaxAge'
+    | 'accessTokenTtl'
+    | 'refreshTokenTtl'
   >
   clock: () => number
+  /** Where reload failures and keys this instance cannot open are reported. */
+  log?: Pick<Logger, 'warn' | 'error'>
   onRotate?: (key: SigningKeyRecord) => void
   /** How often every instance rereads the key table (ms). */
   reloadInterval?: number
@@ -99,12 +121,19 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
   )
   // Tokens are checked with a small clock tolerance; keep keys a minute past the last expiry.
   const keepMs = ttlMs + 60_000
+  // An access token sent along with a refresh was issued with its refresh token, at most one
+  // refresh-token lifetime ago (idle expiry), by a key active then.
+  const sessionKeepMs = config.refreshTokenTtl * 1000 + 60_000
+  const log = options.log
 
   let records: SigningKeyRecord[] = []
   let privateKeys = new Map<string, KeyObject>()
   let jwksCache = { keys: [] as JWK[] }
   let jwksText = '{"keys":[]}'
   let keySet: KeySet = createKeySet(jwksCache)
+  let sessionKeys: KeySet = keySet
+  // kids already reported as unopenable, so the log says it once, not every 5 seconds.
+  const reported = new Set<string>()
 
   if (config.signingAlg === 'HS256') {
     const secret = config.hmacSecret!
@@ -113,9 +142,11 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
     const hsKeySet = createSecretKeySet([{ kid, secret }])
     return {
       signer: () => active,
+      health: () => ({ ok: true }),
       jwks: () => jwksCache,
       jwksJson: () => jwksText,
       keySet: () => hsKeySet,
+      sessionKeySet: () => hsKeySet,
       refresh: async () => {},
       rotate: () =>
         Promise.reject(new TypeError('HS256 keys rotate by changing TOKENBOOTH_HMAC_SECRET')),
@@ -143,13 +174,32 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
     }
     records = rows
     privateKeys = opened
-    const published = rows.filter((_, i) => {
+    const signing = signingRecord(now)?.kid
+    const published = rows.filter((r, i) => {
       const retired = retiredAt(i)
-      return retired === undefined || retired > now || now < retired + keepMs
+      // The key this instance signs with stays published even past its schedule (see signer()).
+      return retired === undefined || now < retired + keepMs || r.kid === signing
     })
     jwksCache = { keys: published.map((r) => JSON.parse(r.publicJwk) as JWK) }
     jwksText = JSON.stringify(jwksCache)
     keySet = createKeySet(jwksCache)
+    sessionKeys = createKeySet({
+      keys: rows
+        .filter((r, i) => {
+          const retired = retiredAt(i)
+          return retired === undefined || now < retired + sessionKeepMs || r.kid === signing
+        })
+        .map((r) => JSON.parse(r.publicJwk) as JWK),
+    })
+    for (const row of rows) {
+      if (opened.has(row.kid) || reported.has(row.kid)) continue
+      reported.add(row.kid)
+      log?.warn(
+        { kid: row.kid, activates_at: new Date(row.activatesAt).toISOString() },
+        `this instance cannot open signing key ${row.kid} with TOKENBOOTH_SECRET; once that key ` +
+          'is scheduled to sign, it signs with the newest key it can open and reports unhealthy',
+      )
+    }
   }
 
   function activeIndex(now: number): number {
@@ -158,6 +208,29 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
       if (r.activatesAt <= now) index = i
     })
     return index
+  }
+
+  /** The newest activated key this instance can open (the scheduled one when it can). */
+  function signingRecord(now: number): SigningKeyRecord | undefined {
+    for (let i = activeIndex(now); i >= 0; i--) {
+      if (privateKeys.has(records[i]!.kid)) return records[i]
+    }
+    return undefined
+  }
+
+  function health(): KeyHealth {
+    const now = clock()
+    const scheduled = records[activeIndex(now)]
+    if (scheduled === undefined || privateKeys.has(scheduled.kid)) return { ok: true }
+    const fallback = signingRecord(now)
+    return {
+      ok: false,
+      reason:
+        `the active signing key ${scheduled.kid} cannot be opened with TOKENBOOTH_SECRET; ` +
+        (fallback === undefined
+          ? 'no key this instance can open may sign'
+          : `signing with the older key ${fallback.kid} instead`),
+    }
   }
 
   async function refresh(): Promise<void> {
@@ -190,29 +263,48 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
       rows = await store.listSigningKeys()
       load(rows, now)
     }
-    if (options.create !== false && !privateKeys.has(records[activeIndex(now)]?.kid ?? '')) {
-      throw new KeyDecryptionFailed(
-        'the active signing key cannot be opened with TOKENBOOTH_SECRET',
-      )
-    }
   }
 
   await refresh()
+  // At start, a secret that cannot open the key scheduled to sign is a configuration error and
+  // stops the start. While running, the same state (another instance rotated under a secret this
+  // one lacks) must not stop signing: signer() falls back and /healthz reports it.
+  if (options.create !== false && !privateKeys.has(records[activeIndex(clock())]?.kid ?? '')) {
+    throw new KeyDecryptionFailed('the active signing key cannot be opened with TOKENBOOTH_SECRET')
+  }
+  let degraded = false
   const timer = setInterval(() => {
-    refresh().catch(() => {
-      // Keep the keys we have; the next tick retries. A store outage must not stop signing.
-    })
+    refresh().then(
+      () => {
+        const state = health()
+        if (!state.ok && !degraded) log?.error({ reason: state.reason }, state.reason)
+        degraded = !state.ok
+      },
+      (error: unknown) => {
+        // Keep the keys we have; the next tick retries. A store outage must not stop signing.
+        log?.warn({ err: error }, 'reloading the signing keys failed; keeping the loaded ones')
+      },
+    )
   }, options.reloadInterval ?? 5_000)
   timer.unref()
 
   return {
     signer() {
-      const record = records[activeIndex(clock())]!
+      const record = signingRecord(clock())
+      if (record === undefined) {
+        const state = health()
+        throw new ServiceUnavailable({
+          description: 'no signing key is available; try again later',
+          detail: state.ok ? 'no key has activated yet' : state.reason,
+        })
+      }
       return { kid: record.kid, alg: record.alg as SigningAlg, key: privateKeys.get(record.kid)! }
     },
+    health,
     jwks: () => jwksCache,
     jwksJson: () => jwksText,
     keySet: () => keySet,
+    sessionKeySet: () => sessionKeys,
     refresh,
     async rotate() {
       const now = clock()
