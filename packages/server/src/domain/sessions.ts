@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { InvalidGrant, ServerError } from '../errors.ts'
 import type { ClientRecord, SessionRecord, UserRecord } from '../store/store.ts'
 import { revocationHorizon, type BoothContext } from './context.ts'
+import type { ActiveKey } from './keys.ts'
 import { grantScope } from './scopes.ts'
 import {
   hashRefreshToken,
@@ -27,14 +28,35 @@ function scopesOf(session: SessionRecord): string[] {
   return session.scope.split(' ').filter(Boolean)
 }
 
+/**
+ * The `iat` of a user's access token issued at `now`.
+ *
+ * A user cut-off (/logout/all) at millisecond `at` makes every verifier reject that user's tokens
+ * with `iat * 1000 <= at`; `iat` has whole seconds, so a login in the same second right after
+ * the cut-off would get a token every verifier rejects for its whole lifetime. Such a token gets
+ * the next whole second after the cut-off instead: at most 1 s ahead, within the 5 s of clock
+ * tolerance verifiers allow on `iat`, and `exp` counts from it. Only a session created in the
+ * current second can face a cut-off in the current second (a cut-off revokes every session that
+ * exists when it is made), so an older session needs no look-up: refreshes stay one transaction.
+ */
+async function issuedAt(ctx: BoothContext, session: SessionRecord, now: number): Promise<number> {
+  const second = Math.floor(now / 1000)
+  if (Math.floor(session.createdAt / 1000) < second) return second
+  const cutoff = await ctx.store.latestUserCutoff(session.userId)
+  if (cutoff === undefined || Math.floor(cutoff / 1000) < second) return second
+  // A cut-off stamped later than this second comes from a clock ahead of ours; not compensated.
+  return second + 1
+}
+
 async function respond(
   ctx: BoothContext,
+  signer: ActiveKey,
   session: SessionRecord,
   scope: readonly string[],
   refreshToken: string,
   now: number,
 ): Promise<TokenResponse> {
-  const access = issueAccessToken(ctx.keys.signer(), {
+  const access = issueAccessToken(signer, {
     issuer: ctx.config.issuer,
     audience: ctx.config.audience,
     subject: session.userId,
@@ -43,6 +65,7 @@ async function respond(
     sessionId: session.id,
     ttl: ctx.config.accessTokenTtl,
     now,
+    issuedAt: await issuedAt(ctx, session, now),
   })
   return {
     access_token: access.token,
@@ -61,6 +84,8 @@ export async function startSession(
   scope: readonly string[],
   userAgent: string | undefined,
 ): Promise<TokenResponse> {
+  // Before anything is stored: no key means 503 (keys.ts), not a session without tokens.
+  const signer = ctx.keys.signer()
   const now = ctx.clock()
   const session: SessionRecord = {
     id: randomUUID(),
@@ -78,7 +103,7 @@ export async function startSession(
     hash: hashRefreshToken(refreshToken)!,
     expiresAt: Math.min(now + ctx.config.refreshTokenTtl * 1000, session.expiresAt),
   })
-  return respond(ctx, session, scope, refreshToken, now)
+  return respond(ctx, signer, session, scope, refreshToken, now)
 }
 
 export interface RefreshInput {
@@ -103,11 +128,23 @@ export async function refreshSession(
   if (presentedHash === undefined) {
     throw new InvalidGrant({ description: 'invalid refresh token', detail: 'not a refresh token' })
   }
+  // The signing key first: once the rotation commits, a failure to sign would leave the client
+  // without the successor, and its retry after the grace window would count as reuse and revoke
+  // the session. With no key this is a 503 and the refresh token is left as it was.
+  const signer = ctx.keys.signer()
   const now = ctx.clock()
   if (input.scope !== undefined) {
     // Refuse a scope beyond the grant before rotating: a failed request must not consume the token.
+    // Only for the client (and session) the token is bound to: anyone else gets the rotation's
+    // invalid_grant, not an invalid_scope that would tell them the token is live.
     const session = await ctx.store.findSessionByRefreshToken(presentedHash, now)
-    if (session !== undefined) grantScope(input.scope, scopesOf(session), [])
+    if (
+      session !== undefined &&
+      session.clientId === input.client.id &&
+      (input.sessionId === undefined || session.id === input.sessionId)
+    ) {
+      grantScope(input.scope, scopesOf(session), [])
+    }
   }
   const successor = newRefreshToken()
   const outcome = await ctx.store.rotateRefreshToken({
@@ -130,6 +167,7 @@ export async function refreshSession(
       ctx.events.emit('refresh_token.rotated', { sid: outcome.session.id })
       return respond(
         ctx,
+        signer,
         outcome.session,
         grantScope(input.scope, granted, granted),
         successor,
@@ -141,7 +179,8 @@ export async function refreshSession(
       if (same === undefined) throw new ServerError({ detail: 'sealed successor does not open' })
       const granted = scopesOf(outcome.session)
       ctx.events.emit('refresh_token.retried', { sid: outcome.session.id })
-      return respond(ctx, outcome.session, grantScope(input.scope, granted, granted), same, now)
+      const scope = grantScope(input.scope, granted, granted)
+      return respond(ctx, signer, outcome.session, scope, same, now)
     }
     case 'reused':
       ctx.events.emit('refresh_token.reused', {

@@ -15,6 +15,8 @@ export interface AccessTokenInput {
   sessionId: string | undefined
   ttl: number
   now: number
+  /** `iat` in seconds when it must differ from `now` (a same-second user cut-off, sessions.ts). */
+  issuedAt?: number
 }
 
 export interface IssuedAccessToken {
@@ -29,7 +31,7 @@ export interface IssuedAccessToken {
  * holds the token can read them.
  */
 export function issueAccessToken(key: ActiveKey, input: AccessTokenInput): IssuedAccessToken {
-  const iat = Math.floor(input.now / 1000)
+  const iat = input.issuedAt ?? Math.floor(input.now / 1000)
   const jti = randomUUID()
   const claims: Record<string, unknown> = {
     client_id: input.clientId,

@@ -4,7 +4,7 @@ import { grantScope, parseScope } from '../domain/scopes.ts'
 import type { TokenResponse } from '../domain/sessions.ts'
 import { issueAccessToken } from '../domain/tokens.ts'
 import { InvalidClient } from '../errors.ts'
-import type { Params } from '../http/params.ts'
+import { optional, type Params } from '../http/params.ts'
 import type { AuthenticatedClient } from '../http/client-auth.ts'
 
 export async function clientCredentialsGrant(
@@ -16,7 +16,8 @@ export async function clientCredentialsGrant(
     throw new InvalidClient({ description: 'client_credentials needs client authentication' })
   }
   const allowed = client.scope.split(' ').filter(Boolean)
-  const scope = grantScope(parseScope(params.scope), allowed, allowed)
+  // RFC 6749 §3.1: `scope=` (no value) is treated as omitted: everything the client may have.
+  const scope = grantScope(parseScope(optional(params, 'scope')), allowed, allowed)
   const access = issueAccessToken(ctx.keys.signer(), {
     issuer: ctx.config.issuer,
     audience: ctx.config.audience,

@@ -4,7 +4,12 @@
  * is still live and the token's jti was not revoked.
  */
 import type { FastifyRequest } from 'fastify'
-import { TokenInvalid, verifyAccessToken, type AccessTokenClaims } from '@tokenbooth/verify'
+import {
+  TokenInvalid,
+  verifyAccessToken,
+  type AccessTokenClaims,
+  type KeySet,
+} from '@tokenbooth/verify'
 import type { BoothContext } from '../domain/context.ts'
 import { hasScope } from '../domain/scopes.ts'
 import { InsufficientScope, InvalidToken, MissingToken } from '../errors.ts'
@@ -19,14 +24,18 @@ export interface Caller {
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
 
-/** Verifies the token's signature and claims; no revocation checks. Throws InvalidToken. */
+/**
+ * Verifies the token's signature and claims; no revocation checks. Throws InvalidToken.
+ * `keys` defaults to the published keys.
+ */
 export function verifyToken(
   ctx: BoothContext,
   token: string,
   ignoreExpiration = false,
+  keys: KeySet = ctx.keys.keySet(),
 ): AccessTokenClaims {
   try {
-    return verifyAccessToken(token, ctx.keys.keySet(), {
+    return verifyAccessToken(token, keys, {
       issuer: ctx.config.issuer,
       audience: ctx.config.audience,
       now: ctx.clock,

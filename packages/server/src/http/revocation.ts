@@ -34,12 +34,16 @@ export function revocationRoutes(app: FastifyInstance, ctx: BoothContext): void 
     // The hint only orders the look-ups (RFC 7009 §2.1): a wrong hint still revokes.
     const hash = hashRefreshToken(token)
     if (hash !== undefined) {
-      const session = await ctx.store.findSessionByRefreshToken(hash, ctx.clock())
-      if (session !== undefined) {
-        if (session.clientId !== client.id) {
+      // Any generation of the family, not only the current token: §2.1 says revoking a refresh
+      // token ends its grant, and a client that revokes the token it has just exchanged (still
+      // inside the grace window, where it could be retried) must not leave the session running.
+      // Presenting an old generation to /token would revoke the family anyway (reuse detection).
+      const found = await ctx.store.findRefreshToken(hash)
+      if (found !== undefined && found.session.revokedAt === undefined) {
+        if (found.session.clientId !== client.id) {
           throw new UnauthorizedClient({ description: 'this token was issued to another client' })
         }
-        await endSession(ctx, session.id, undefined, 'revoked_refresh_token')
+        await endSession(ctx, found.session.id, undefined, 'revoked_refresh_token')
       }
     } else {
       const claims = claimsOf(ctx, token, false)
@@ -66,10 +70,19 @@ export function revocationRoutes(app: FastifyInstance, ctx: BoothContext): void 
 
     const hash = hashRefreshToken(token)
     if (hash !== undefined) {
-      const session = await ctx.store.findSessionByRefreshToken(hash, ctx.clock())
-      // A refresh token is shown only to the client it was issued to.
-      if (session === undefined || session.clientId !== client.id) return INACTIVE
-      return refreshTokenInfo(ctx, session)
+      const now = ctx.clock()
+      const found = await ctx.store.findRefreshToken(hash)
+      // Active: the current token of a live session, shown only to the client it was issued to.
+      if (
+        found === undefined ||
+        found.consumedAt !== undefined ||
+        found.expiresAt <= now ||
+        found.session.revokedAt !== undefined ||
+        found.session.expiresAt <= now ||
+        found.session.clientId !== client.id
+      )
+        return INACTIVE
+      return refreshTokenInfo(ctx, found.session, found.expiresAt)
     }
     const claims = claimsOf(ctx, token, false)
     if (claims === undefined) return INACTIVE
@@ -98,7 +111,7 @@ export function revocationRoutes(app: FastifyInstance, ctx: BoothContext): void 
   })
 }
 
-async function refreshTokenInfo(ctx: BoothContext, session: SessionRecord) {
+async function refreshTokenInfo(ctx: BoothContext, session: SessionRecord, expiresAt: number) {
   const user = await ctx.store.findUserById(session.userId)
   return {
     active: true,
@@ -109,7 +122,8 @@ async function refreshTokenInfo(ctx: BoothContext, session: SessionRecord) {
     sub: session.userId,
     iss: ctx.config.issuer,
     sid: session.id,
-    exp: Math.floor(session.expiresAt / 1000),
+    // The token's own end: its idle expiry, or the session's absolute end if that comes first.
+    exp: Math.floor(Math.min(expiresAt, session.expiresAt) / 1000),
     iat: Math.floor(session.createdAt / 1000),
   }
 }
