@@ -26,30 +26,49 @@ function labelText(labels: Labels): string {
   return parts.length === 0 ? '' : `{${parts.join(',')}}`
 }
 
+type CounterSeries = Map<string, { help: string; values: Map<string, number> }>
+
+function counterIn(counters: CounterSeries, name: string, help: string): Counter {
+  let series = counters.get(name)
+  if (series === undefined) {
+    series = { help, values: new Map() }
+    counters.set(name, series)
+  }
+  const values = series.values
+  return {
+    inc(labels = {}, by = 1) {
+      const key = labelText(labels)
+      values.set(key, (values.get(key) ?? 0) + by)
+    },
+  }
+}
+
+// Counters of work done by the process whatever server instance asked for it (password hashing
+// lives below the request context); every registry renders them, as prom-client's default does.
+const processCounters: CounterSeries = new Map()
+
+/**
+ * A counter of the whole process, rendered by every registry.
+ *
+ * @example const hashes = processCounter('tokenbooth_password_hashes_total', 'Argon2id runs')
+ */
+export function processCounter(name: string, help: string): Counter {
+  return counterIn(processCounters, name, help)
+}
+
 export function createMetrics(): Metrics {
-  const counters = new Map<string, { help: string; values: Map<string, number> }>()
+  const counters: CounterSeries = new Map()
   const gauges = new Map<string, { help: string; read: () => number }>()
   return {
     counter(name, help) {
-      let series = counters.get(name)
-      if (series === undefined) {
-        series = { help, values: new Map() }
-        counters.set(name, series)
-      }
-      const values = series.values
-      return {
-        inc(labels = {}, by = 1) {
-          const key = labelText(labels)
-          values.set(key, (values.get(key) ?? 0) + by)
-        },
-      }
+      return counterIn(counters, name, help)
     },
     gauge(name, help, read) {
       gauges.set(name, { help, read })
     },
     render() {
       const lines: string[] = []
-      for (const [name, { help, values }] of counters) {
+      for (const [name, { help, values }] of [...processCounters, ...counters]) {
         lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`)
         for (const [labels, value] of values) lines.push(`${name}${labels} ${value}`)
       }
