@@ -77,6 +77,49 @@ describe('sqlite group commit', () => {
     }
   })
 
+  it('a read outside a transaction never sees what an open batch has not committed', async () => {
+    // Between the awaits of a batch's transactions other requests run; their reads must not see
+    // rows that a savepoint rolled back afterwards makes never have existed (a dirty read)
+    const db = openSqlite(join(dir, 'isolation.db'), { synchronous: 'FULL' })
+    const store = createSqlStore(db)
+    try {
+      await store.migrate()
+      let written!: () => void
+      const wrote = new Promise<void>((resolve) => (written = resolve))
+      let release!: () => void
+      const gate = new Promise<void>((resolve) => (release = resolve))
+      const doomed = db.transaction(async (tx) => {
+        const user = userRecord('dirty')
+        await tx.run(
+          db.qb.insertInto('users').values({
+            id: user.id,
+            username: user.username,
+            password_hash: user.passwordHash,
+            created_at: user.createdAt,
+          }),
+        )
+        written()
+        await gate // the batch stays open here, its insert made and not committed
+        throw new Error('rolled back on purpose')
+      })
+      await wrote
+      let seen
+      try {
+        seen = await store.findUserByUsername('dirty')
+      } finally {
+        release() // even if the read failed: the batch must end for the store to close
+      }
+      assert.equal(seen, undefined)
+      await assert.rejects(doomed, /rolled back on purpose/)
+      assert.equal(await store.findUserByUsername('dirty'), undefined)
+      // and a committed write is seen by the next read at once (read-your-writes)
+      assert.equal(await store.createUser(userRecord('clean')), 'created')
+      assert.equal((await store.findUserByUsername('clean'))?.id, 'clean')
+    } finally {
+      await store.close()
+    }
+  })
+
   it('rejects the batch when BEGIN fails on a locked file, then recovers', async () => {
     const path = join(dir, 'locked.db')
     const db = openSqlite(path, { synchronous: 'FULL' })

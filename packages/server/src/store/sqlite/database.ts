@@ -6,6 +6,15 @@
  * loop for each, so transactions are group-committed: every transaction queued during one turn
  * of the event loop runs inside one BEGIN … COMMIT, each in its own SAVEPOINT (a failing one rolls
  * back alone), and all of them resolve after the single COMMIT has reached the disk.
+ *
+ * Isolation: reads outside a transaction go to a second, read-only connection. A batch awaits
+ * each transaction's function in turn, and other requests' promise callbacks run between those
+ * awaits; on the writing connection their reads would see what the open batch has written and
+ * not committed (a dirty read: a savepoint rolled back afterwards, or a COMMIT that fails, would
+ * make it never have happened, and a revocation the feed had already sent could have its
+ * sequence number given to another). In WAL mode the reading connection sees the last COMMIT,
+ * which is already on disk: `COMMIT` returns only after the fsync, and blocks the thread until
+ * then, so nothing reads in between.
  */
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -25,22 +34,18 @@ export interface SqliteOptions {
 }
 
 export function openSqlite(path: string, options: SqliteOptions): SqlDatabase {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+  // two connections must reach one database: an in-memory one would be two
+  if (path === ':memory:') throw new TypeError('the SQLite store needs a file, not :memory:')
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
   const db = new DatabaseSync(path)
   db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.synchronous};
     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000`)
+  // after the writer: the file exists and is in WAL mode (a database property, kept in the file)
+  const readerDb = new DatabaseSync(path, { readOnly: true })
+  readerDb.exec('PRAGMA busy_timeout = 5000')
 
-  // Prepared statements, reused by SQL text: the store builds a small fixed set of queries.
-  const statements = new Map<string, StatementSync>()
-  function prepare(sqlText: string): StatementSync {
-    let stmt = statements.get(sqlText)
-    if (stmt === undefined) {
-      stmt = db.prepare(sqlText)
-      if (statements.size > 500) statements.clear()
-      statements.set(sqlText, stmt)
-    }
-    return stmt
-  }
+  const prepare = statementCache(db)
+  const prepareRead = statementCache(readerDb)
 
   // Kysely's SqliteDialect expects better-sqlite3's shape; node:sqlite differs in small ways.
   const qb = new Kysely<Schema>({
@@ -60,6 +65,7 @@ export function openSqlite(path: string, options: SqliteOptions): SqlDatabase {
     }),
   })
 
+  // Inside a transaction: the writing connection, within the batch's BEGIN and the op's SAVEPOINT
   const runner: SqlRunner = {
     async all<R>(query: Compilable<R>): Promise<R[]> {
       const { sql, parameters } = query.compile()
@@ -118,22 +124,45 @@ export function openSqlite(path: string, options: SqliteOptions): SqlDatabase {
     })
   }
 
+  function transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
+    if (closed) return Promise.reject(new Error('the store is closed'))
+    return new Promise<T>((resolve, reject) => {
+      queue.push({ fn, resolve: resolve as (v: unknown) => void, reject })
+      scheduleFlush()
+    })
+  }
+
   return {
     kind: 'sqlite',
     qb,
-    ...runner,
-    transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
-      if (closed) return Promise.reject(new Error('the store is closed'))
-      return new Promise<T>((resolve, reject) => {
-        queue.push({ fn, resolve: resolve as (v: unknown) => void, reject })
-        scheduleFlush()
-      })
+    // Outside a transaction: reads see only committed data (above); a write becomes a
+    // transaction of its own, rather than join whatever savepoint the open batch is in
+    async all<R>(query: Compilable<R>): Promise<R[]> {
+      const { sql, parameters } = query.compile()
+      return prepareRead(sql).all(...(parameters as SQLInputValue[])) as R[]
     },
+    run: (query) => transaction((tx) => tx.run(query)),
+    transaction,
     async close() {
       closed = true
       while (flushing !== undefined) await flushing
       await qb.destroy()
+      readerDb.close()
       db.close()
     },
+  }
+}
+
+// Prepared statements, reused by SQL text: the store builds a small fixed set of queries
+function statementCache(db: DatabaseSync): (sqlText: string) => StatementSync {
+  const statements = new Map<string, StatementSync>()
+  return (sqlText) => {
+    let stmt = statements.get(sqlText)
+    if (stmt === undefined) {
+      stmt = db.prepare(sqlText)
+      if (statements.size > 500) statements.clear()
+      statements.set(sqlText, stmt)
+    }
+    return stmt
   }
 }
