@@ -247,6 +247,25 @@ describe('operator revocations reach the feed of a running booth (SQLite, a seco
     assert.equal(await userinfo(again.access_token), 200, 'the user may log in again')
   })
 
+  it('sessions list and users revoke find a user by any spelling sign-up accepts (Kim = kim)', async () => {
+    const username = uniqueName('Kim')
+    const added = await cli(['users', 'add', username], password)
+    assert.equal(added.code, 0, added.stderr)
+    assert.equal(JSON.parse(added.stdout).username, username.toLowerCase(), 'stored normalized')
+    const session = await login(username)
+    const listed = await cli(['sessions', 'list', username.toUpperCase(), '--json'])
+    assert.equal(listed.code, 0, listed.stderr)
+    assert.deepEqual(
+      (JSON.parse(listed.stdout) as Array<{ sid: string }>).map((s) => s.sid),
+      [sidOf(session.access_token)],
+    )
+    const out = await cli(['users', 'revoke', username, '--json'])
+    assert.equal(out.code, 0, out.stderr)
+    assert.equal(JSON.parse(out.stdout).sub, subOf(session.access_token))
+    await feed.waitFor((e) => e.data.kind === 'sid' && e.data.value === sidOf(session.access_token))
+    assert.equal(await userinfo(session.access_token), 401)
+  })
+
   it('tokens revoke revokes access tokens by jti, from arguments or standard input', async () => {
     const one = await signUpAndLogin(booth.url, uniqueName('leaked'), password)
     const two = await signUpAndLogin(booth.url, uniqueName('leaked'), password)

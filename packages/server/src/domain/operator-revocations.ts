@@ -8,6 +8,7 @@
  * same PostgreSQL) finds it at its next poll and pushes it to its feed subscribers.
  */
 import type { SessionRecord } from '../store/store.ts'
+import { accountName } from './accounts.ts'
 import { revocationHorizon, type BoothContext } from './context.ts'
 
 /** What the operator commands need of a booth: no keys, no throttle, no HTTP. */
@@ -22,7 +23,10 @@ export class OperatorError extends Error {
 const MAX_JTI_LENGTH = 256
 
 async function userIdOf(ctx: OperatorContext, username: string): Promise<string> {
-  const user = await ctx.store.findUserByUsername(username)
+  // The name as sign-up stored it (`users add Kim` stores `kim`); one that could never be
+  // registered is simply not found.
+  const normalized = accountName(username)
+  const user = normalized === undefined ? undefined : await ctx.store.findUserByUsername(normalized)
   if (user === undefined) throw new OperatorError(`no user named ${JSON.stringify(username)}`)
   return user.id
 }
