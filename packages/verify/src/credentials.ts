@@ -18,6 +18,11 @@ export type RequestHeaders = Headers | Readonly<Record<string, string | string[]
  * cross-site `fetch` that sets one needs a CORS preflight the service does not grant: a cookie
  * that arrives without it may have been sent by another site (OWASP CSRF cheat sheet, custom
  * request headers), so it is not taken as a credential.
+ *
+ * @example
+ * ```ts
+ * fetch('/api/cart', { method: 'POST', credentials: 'include', headers: { [CSRF_HEADER]: '1' } })
+ * ```
  */
 export const CSRF_HEADER = 'x-tokenbooth-csrf'
 

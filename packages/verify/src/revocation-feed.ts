@@ -41,6 +41,8 @@ export interface RevocationFeed {
   state(now: number): FeedState
   /** The highest event id applied, sent as `Last-Event-ID`. */
   readonly lastEventId: number | undefined
+  /** True once a first backlog has been applied (a first `ready` arrived), and from then on. */
+  readonly backlogApplied: boolean
   /** Resolves at the first `ready`; rejects on 401/403 or close. */
   ready(): Promise<void>
   /** Disconnects for good; resolves when the connection loop has ended. */
@@ -260,6 +262,9 @@ export function createRevocationFeed(options: FeedOptions): RevocationFeed {
     },
     get lastEventId() {
       return lastEventId
+    },
+    get backlogApplied() {
+      return everReady
     },
     ready() {
       if (everReady) return Promise.resolve()

@@ -72,8 +72,10 @@ export function createRevocationList(): RevocationList {
       if (subs.size !== 0) {
         const cutoff = subs.get(claims.sub)
         // `iat` has whole seconds and `at` milliseconds: a token issued in the same second as the
-        // cut-off but after it (iat 12:00:00 for 12:00:00.900, cut-off at 12:00:00.500) is also
-        // rejected. Failing safe is the only choice: from `iat` alone the two cannot be told apart.
+        // cut-off but after it (iat 12:00:00 for 12:00:00.900, cut-off at 12:00:00.500) would be
+        // rejected too. Failing safe is the only choice: from `iat` alone the two cannot be told
+        // apart. So the booth dates such a token the next second (iat 12:00:01: within any clock
+        // tolerance of at least 1 s), and it passes here.
         if (cutoff !== undefined && claims.iat * 1000 <= cutoff.at) throw new TokenRevoked('sub')
       }
     },

@@ -55,7 +55,11 @@ export interface VerifierOptions {
   clock?: () => number
   /** A number in [0, 1) for reconnect jitter. Default `Math.random`. */
   random?: () => number
-  /** Seconds of clock skew allowed on `exp`, `nbf`, `iat`. Default 5. */
+  /**
+   * Seconds of clock skew allowed on `exp`, `nbf`, `iat`. Default 5. Keep it at 1 or more: a
+   * token issued in the same second as its user's logout-everywhere is dated by the booth up to
+   * 1 s ahead (so that the cut-off does not catch it), and 0 would refuse it for that second.
+   */
   clockTolerance?: number
   /**
    * A fixed key set (from `createKeySet`/`createSecretKeySet`) or JWKS: no discovery and no key

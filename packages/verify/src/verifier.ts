@@ -75,8 +75,10 @@ export interface Verifier {
   close(): Promise<void>
 }
 
-// Thrown inside verifySync when no key set is loaded yet; never leaves this module
+// Thrown inside verifySync when no key set is loaded yet, or when the revocation feed's first
+// backlog has not arrived; they never leave this module
 const NO_KEYS = Symbol('no keys')
+const NO_BACKLOG = Symbol('no backlog')
 
 /**
  * Creates a verifier for tokens of `issuer` meant for `audience`, and starts at once: discovery,
@@ -147,6 +149,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
         })
   // the feed whose liveness gates every verify, under fail-closed only
   const gate = revocation?.policy === 'fail-closed' ? feed : undefined
+  // A verifier that has never had the feed's backlog knows no revocation at all, so until the
+  // first `ready` verify waits for it, for at most staleAfterMs from the start; past that, each
+  // policy treats the feed as any silent one (fail-open: verify; fail-closed: refuse)
+  const backlogDeadline = revocation === undefined ? 0 : clock() + revocation.staleAfterMs
+  let backlogWait: Promise<void> | undefined
+  let backlogWaitOver = false
   const verifyOptions = resolveVerifyOptions({
     issuer: config.issuer,
     audience: config.audience,
@@ -161,6 +169,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (closed !== undefined) throw closed
     if (typeof token !== 'string') throw new TokenMalformed('token must be a string')
     const now = clock()
+    // first, so that once past it (applied, or the wait over) no later step can come back here
+    if (!backlogWaitOver && feed !== undefined && !feed.backlogApplied && now < backlogDeadline) {
+      throw NO_BACKLOG
+    }
     if (now >= keyStore.staleAt) keyStore.refresh()
     let claims = cache.get(token)
     if (claims === undefined) {
@@ -178,6 +190,27 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     revocations.check(claims)
     return claims
+  }
+
+  // One wait shared by every early caller: the first backlog, the deadline, or the feed failing
+  // for good (credentials refused, closed), whichever comes first
+  function waitForBacklog(follower: NonNullable<typeof feed>): Promise<void> {
+    backlogWait ??= new Promise<void>((resolve) => {
+      const timer = setTimeout(() => done(), Math.max(0, backlogDeadline - clock()))
+      timer.unref?.()
+      const done = () => {
+        clearTimeout(timer)
+        backlogWaitOver = true
+        resolve()
+      }
+      follower.ready().then(done, done)
+    })
+    return backlogWait
+  }
+
+  async function verifyAfterBacklog(token: string): Promise<AccessTokenClaims> {
+    await waitForBacklog(feed!)
+    return verifyNow(token)
   }
 
   async function verifyAfterKeyLoad(token: string): Promise<AccessTokenClaims> {
@@ -198,12 +231,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
     throw unknown
   }
 
-  // The claims at once, or a promise when keys must be loaded or refetched first; throws otherwise
+  // The claims at once, or a promise when keys must be loaded or refetched first, or the first
+  // revocation backlog awaited; throws otherwise
   function verifyNow(token: string): AccessTokenClaims | Promise<AccessTokenClaims> {
     try {
       return verifySync(token)
     } catch (error) {
       if (error === NO_KEYS) return verifyAfterKeyLoad(token)
+      if (error === NO_BACKLOG) return verifyAfterBacklog(token)
       if (error instanceof TokenKeyUnknown) return verifyAfterRefetch(token, error)
       throw error
     }

@@ -57,9 +57,13 @@ const DEFAULT_CLOCK_TOLERANCE = 5
 const DEFAULT_TYP = 'at+jwt'
 
 /**
- * {@link VerifyOptions} validated once, with every default applied and `typ` normalized: what
- * {@link verifyWithOptions} takes, so that a verifier checks its options at setup and not on
- * every token.
+ * {@link VerifyOptions} validated once by {@link resolveVerifyOptions}, with every default
+ * applied and `typ` normalized. Only objects made by `resolveVerifyOptions` count as resolved.
+ *
+ * @example
+ * ```ts
+ * const options: ResolvedVerifyOptions = resolveVerifyOptions({ issuer, audience })
+ * ```
  */
 export interface ResolvedVerifyOptions {
   readonly issuer: string
@@ -72,13 +76,29 @@ export interface ResolvedVerifyOptions {
   readonly ignoreExpiration: boolean
 }
 
-/** Validates `options` (TypeError naming the option) and applies the defaults. */
-export function resolveVerifyOptions(options: VerifyOptions): ResolvedVerifyOptions {
+// The option objects made by resolveVerifyOptions, so verifyAccessToken can tell them apart
+const resolved = new WeakSet<object>()
+
+/**
+ * Validates `options` once (a `TypeError` naming the option) and applies the defaults, for a
+ * caller that verifies many tokens with the same options: `verifyAccessToken` then skips its
+ * per-call validation when given the result.
+ *
+ * @example
+ * ```ts
+ * const options = resolveVerifyOptions({ issuer: 'https://booth.example', audience: 'https://api.example' })
+ * const claims = verifyAccessToken(bearer, keys, options) // no option checks per token
+ * ```
+ */
+export function resolveVerifyOptions(
+  options: VerifyOptions | ResolvedVerifyOptions,
+): ResolvedVerifyOptions {
+  if (resolved.has(options)) return options as ResolvedVerifyOptions
   const { issuer, audience, clockTolerance = DEFAULT_CLOCK_TOLERANCE, typ = DEFAULT_TYP } = options
   const { now = Date.now, ignoreExpiration = false } = options
   const maxTokenLength = maxTokenLengthOption(options.maxTokenLength)
   assertOptions(issuer, audience, clockTolerance, now, typ, ignoreExpiration)
-  return Object.freeze({
+  const result: ResolvedVerifyOptions = Object.freeze({
     issuer,
     audience,
     clockTolerance,
@@ -87,6 +107,8 @@ export function resolveVerifyOptions(options: VerifyOptions): ResolvedVerifyOpti
     typ: normalizeTyp(typ),
     ignoreExpiration,
   })
+  resolved.add(result)
+  return result
 }
 
 /**
@@ -117,7 +139,7 @@ export function resolveVerifyOptions(options: VerifyOptions): ResolvedVerifyOpti
 export function verifyAccessToken(
   token: string,
   keys: KeySet,
-  options: VerifyOptions,
+  options: VerifyOptions | ResolvedVerifyOptions,
 ): AccessTokenClaims {
   return verifyWithOptions(token, keys, resolveVerifyOptions(options))
 }

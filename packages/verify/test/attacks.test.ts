@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
+  createKeySet,
   TokenAlgorithmNotAllowed,
   TokenHeaderUnsupported,
   TokenInvalid,
@@ -27,6 +28,7 @@ import {
   keys,
   options,
   parts,
+  publicJwk,
   rawSign,
   secretKeys,
   signToken,
@@ -349,6 +351,43 @@ for (const path of ['known header', 'first-sight header'] as const) {
     })
   })
 }
+
+// The header list of known-headers.ts is shared by every verifier in the process: a header one
+// verifier has verified must not carry its key set, typ or alg into another verifier's decision
+describe('a header known from another verifier decides nothing for this one', () => {
+  const token = signToken(signers.ES256)
+  before(() => {
+    assert.equal(verifyAccessToken(token, keys, options).sub, 'user-1') // now a known header
+  })
+
+  test('a key set without that kid: TokenKeyUnknown', () => {
+    const others = createKeySet({ keys: [publicJwk(signers.EdDSA)] })
+    rejects(token, TokenKeyUnknown, others)
+  })
+
+  test('another expected typ: TokenHeaderUnsupported', () => {
+    assert.throws(
+      () => verifyAccessToken(token, keys, { ...options, typ: 'jwt' }),
+      TokenHeaderUnsupported,
+    )
+  })
+
+  test('the same kid pinned to another algorithm: TokenAlgorithmNotAllowed', () => {
+    const impostor = createKeySet({
+      keys: [publicJwk({ ...signers.EdDSA, kid: signers.ES256.kid })],
+    })
+    rejects(token, TokenAlgorithmNotAllowed, impostor)
+  })
+
+  test('the same kid with another key of the same algorithm: TokenSignatureInvalid', () => {
+    const other = attacker('ES256', signers.ES256.kid)
+    rejects(token, TokenSignatureInvalid, createKeySet({ keys: [publicJwk(other)] }))
+  })
+
+  test('and the first verifier still accepts it', () => {
+    assert.equal(verifyAccessToken(token, keys, options).sub, 'user-1')
+  })
+})
 
 describe('malformed compact serialization', () => {
   const token = signToken(signers.ES256)

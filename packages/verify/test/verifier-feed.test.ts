@@ -193,6 +193,39 @@ describe('revocation feed', () => {
     assert.equal(issuer.lastEventIds[1], '1')
   })
 
+  test('before the first backlog, verify waits for it: a token revoked before the start is never accepted', async () => {
+    // the attack: a service (re)starts, its keys load before the feed's snapshot; without the
+    // wait, a fail-open verifier would accept a token whose session was revoked long ago
+    const { issuer, verifier } = await setup({ staleAfterMs: 5_000 }, {}, {}, (issuer) => {
+      issuer.revoke('sid', 'sid-stolen')
+      issuer.silent = true // connects, but no backlog yet
+    })
+    const stolen = await issuer.sign({ sid: 'sid-stolen' })
+    const good = await issuer.sign({ sid: 'sid-good' })
+    let settled = false
+    const early = verifier.verify(stolen).finally(() => (settled = true))
+    const fine = verifier.verify(good)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    assert.equal(settled, false, 'answered before the backlog arrived')
+    assert.equal(verifier.status().feed, 'connecting')
+    issuer.silent = false
+    issuer.endFeeds() // the verifier reconnects at once and gets the backlog this time
+    await assert.rejects(early, revokedBy('sid'))
+    assert.equal((await fine).sub, 'user-1')
+  })
+
+  test('before the first backlog, fail-open stops waiting after staleAfterMs and verifies', async () => {
+    const { issuer, verifier, events } = await setup({ staleAfterMs: 400 }, {}, {}, (issuer) => {
+      issuer.silent = true
+    })
+    const started = Date.now()
+    assert.equal((await verifier.verify(await issuer.sign())).sub, 'user-1')
+    // ordering, not a time limit: it did wait for the bound before giving up on the backlog
+    assert.ok(Date.now() - started >= 350, 'it did not wait for the backlog at all')
+    assert.equal(verifier.status().feed, 'connecting')
+    assert.ok(!events.some((e) => e.type === 'feed.ready'))
+  })
+
   test('401 from the feed: feed.error, ready() rejects, and it keeps trying slowly', async () => {
     const { verifier, events, issuer } = await setup({ clientSecret: 'wrong' })
     await assert.rejects(verifier.ready(), (error: unknown) => {

@@ -8,6 +8,7 @@ import {
   TokenTooLarge,
   createKeySet,
   decodeProtectedHeader,
+  resolveVerifyOptions,
   verifyAccessToken,
 } from '../src/index.ts'
 import {
@@ -164,6 +165,30 @@ describe('decodeProtectedHeader', () => {
   test('enforces the length limit', () => {
     assert.throws(() => decodeProtectedHeader('a'.repeat(9000)), TokenTooLarge)
     assert.throws(() => decodeProtectedHeader('a', { maxTokenLength: 0 }), TypeError)
+  })
+})
+
+describe('resolveVerifyOptions', () => {
+  test('options resolved once verify exactly like the plain ones, typ included', () => {
+    const resolved = resolveVerifyOptions({ ...options, typ: 'application/AT+JWT' })
+    const token = signToken(signers.ES256)
+    assert.equal(verifyAccessToken(token, keys, resolved).sub, 'user-1')
+    assert.equal(resolveVerifyOptions(resolved), resolved, 'resolving twice is the identity')
+    assert.ok(Object.isFrozen(resolved))
+    assert.throws(
+      () => verifyAccessToken(signToken(signers.ES256, claims(), { typ: 'jwt' }), keys, resolved),
+      TokenHeaderUnsupported,
+    )
+    assert.throws(
+      () =>
+        verifyAccessToken(token, keys, resolveVerifyOptions({ ...options, issuer: 'https://x' })),
+      { name: 'TokenClaimInvalid' },
+    )
+  })
+
+  test('a look-alike object is validated, not trusted as resolved', () => {
+    const fake = { ...resolveVerifyOptions(options), clockTolerance: -1 }
+    assert.throws(() => verifyAccessToken(signToken(signers.ES256), keys, fake), TypeError)
   })
 })
 
