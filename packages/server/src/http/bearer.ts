@@ -6,9 +6,11 @@
 import type { FastifyRequest } from 'fastify'
 import {
   TokenInvalid,
+  resolveVerifyOptions,
   verifyAccessToken,
   type AccessTokenClaims,
   type KeySet,
+  type ResolvedVerifyOptions,
 } from '@tokenbooth/verify'
 import type { BoothContext } from '../domain/context.ts'
 import { hasScope } from '../domain/scopes.ts'
@@ -24,6 +26,26 @@ export interface Caller {
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
 
+// The verify options of each booth, checked once rather than on every request: with exp, and
+// without (the old access token sent with a refresh)
+const optionsOf = new WeakMap<
+  BoothContext,
+  readonly [ResolvedVerifyOptions, ResolvedVerifyOptions]
+>()
+
+function verifyOptions(ctx: BoothContext, ignoreExpiration: boolean): ResolvedVerifyOptions {
+  let options = optionsOf.get(ctx)
+  if (options === undefined) {
+    const base = { issuer: ctx.config.issuer, audience: ctx.config.audience, now: ctx.clock }
+    options = [
+      resolveVerifyOptions(base),
+      resolveVerifyOptions({ ...base, ignoreExpiration: true }),
+    ] as const
+    optionsOf.set(ctx, options)
+  }
+  return options[ignoreExpiration ? 1 : 0]
+}
+
 /**
  * Verifies the token's signature and claims; no revocation checks. Throws InvalidToken.
  * `keys` defaults to the published keys.
@@ -35,12 +57,7 @@ export function verifyToken(
   keys: KeySet = ctx.keys.keySet(),
 ): AccessTokenClaims {
   try {
-    return verifyAccessToken(token, keys, {
-      issuer: ctx.config.issuer,
-      audience: ctx.config.audience,
-      now: ctx.clock,
-      ignoreExpiration,
-    })
+    return verifyAccessToken(token, keys, verifyOptions(ctx, ignoreExpiration))
   } catch (error) {
     if (error instanceof TokenInvalid) {
       throw new InvalidToken({ description: 'the access token is invalid', detail: error.code })
