@@ -98,6 +98,38 @@ describe('revocation feed on PostgreSQL', () => {
     }
   })
 
+  it('an entry stamped far in the past (a lagging clock, a slow transaction) does not settle at first sight: a lower seq committing after it is still published', async () => {
+    let now = T0 + 5 * 60_000
+    const feed = createRevocationFeed({ store, clock: () => now, pollMs: 10 })
+    const live: string[] = []
+    const unsubscribe = feed.subscribe((entry) => live.push(entry.value))
+    const slow = new pg.Client({ connectionString: db.url })
+    await slow.connect()
+    try {
+      await slow.query('begin')
+      await slow.query(
+        `insert into revocations (kind, value, at, expires_at) values ('sid', 'in-flight', $1, $2)`,
+        [now, now + HOUR],
+      )
+      // Written by an instance whose clock is an hour behind, or whose transaction read its clock
+      // an hour before it committed: its `at` says nothing about when it committed.
+      await store.revokeAccessToken('stamped-long-ago', now - HOUR, now + HOUR)
+      await until(() => live.includes('stamped-long-ago'), 'the entry stamped long ago')
+      const stamped = await seqOf(store, 'stamped-long-ago')
+      now += 2_000
+      await new Promise((r) => setTimeout(r, 50)) // a few polls before the late commit
+      await slow.query('commit')
+      await until(() => live.includes('in-flight'), 'the lower seq, committed late, published live')
+      assert.ok((await seqOf(store, 'in-flight')) < stamped)
+      const resumed = await collect(feed.backlog(stamped))
+      assert.ok(resumed.values.includes('in-flight'), 'and a resume after the higher seq gets it')
+    } finally {
+      unsubscribe()
+      feed.close()
+      await slow.end()
+    }
+  })
+
   it('a restarted poller settles entries older than twice the window at once, and rereads newer ones', async () => {
     const base = T0 + 10 * 60_000
     await store.revokeAccessToken('old-1', base - 60_000, base + HOUR)

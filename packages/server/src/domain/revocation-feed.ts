@@ -11,12 +11,20 @@
  * from `Last-Event-ID` reads from the watermark when it is lower, so a late commit is not lost;
  * subscribers may see an entry twice, and applying one is idempotent.
  *
- * When an entry committed is known only roughly: at the latest when the poller first read it, and
- * (a revoking transaction takes less than `settleMs` from its clock reading to its commit) at the
- * latest `settleMs` after its `at`. The second bound is what lets a restarted booth, or one that
- * had no subscriber for a while, settle the old part of the log at once instead of resending all
- * of it to every verifier that resumes. It assumes the instances' clocks agree to well within
- * `settleMs`, as token expiry checks already do.
+ * When an entry committed is known only roughly: at the latest when this poller first read it,
+ * by this instance's clock. A lower seq was taken before that entry's insert, so (a revoking
+ * transaction takes less than `settleMs` from its insert to its commit) it has committed, or never
+ * will, `settleMs` after that first sight. This bound needs no other clock: an entry's `at` was
+ * read from the clock of whichever instance wrote it, before its transaction waited for locks or
+ * ran again after a serialisation failure, so `at + settleMs` bounds nothing once that clock lags
+ * or that transaction was slow, and settling by it let the watermark jump over a lower seq
+ * committing a moment later (lost live and on every resume).
+ *
+ * Only the first poll of a booth (at start, under verifiers about to resume) has no first sight
+ * to go by; there, an entry whose `at` is at least twice `settleMs` old by this instance's clock
+ * is taken as settled, so that a restart does not resend the whole log to every verifier. That
+ * bound assumes the clocks agree, and writes run, to within `settleMs`, as token expiry checks
+ * already do; it is relied on once, for entries that committed before the booth started.
  *
  * SQLite has one writer at a time (`BEGIN IMMEDIATE`): entries commit in seq order, what a reader
  * sees is always a prefix of the log, and nothing needs to settle.
@@ -67,15 +75,18 @@ export function createRevocationFeed({
   settleMs = store.kind === 'sqlite' ? 0 : POSTGRES_SETTLE_MS,
 }: FeedOptions): RevocationFeed {
   const listeners = new Set<(entry: RevocationRecord) => void>()
-  // seq → the latest moment it can have committed; only seqs above the watermark
+  // seq → the latest moment it can have committed (by this clock); only seqs above the watermark
   const seen = new Map<number, number>()
   let watermark = 0
   let latest = 0
   let polling: Promise<void> | undefined
   let again = false
+  let startup = true
 
   async function pollOnce(): Promise<void> {
     const now = clock()
+    const first = startup
+    startup = false
     // Below `latest`, only late commits can be new, and they can only fill holes: when every
     // seq in (watermark, latest] is seen there is nothing to reread.
     let after = seen.size >= latest - watermark ? latest : watermark
@@ -83,7 +94,9 @@ export function createRevocationFeed({
       const rows = await store.listRevocations(after, now, PAGE)
       for (const row of rows) {
         if (row.seq <= watermark || seen.has(row.seq)) continue
-        seen.set(row.seq, Math.min(now, row.at + settleMs))
+        // See the module comment: first sight, or (at start only) an `at` far in the past.
+        const old = first && now - row.at >= 2 * settleMs
+        seen.set(row.seq, old ? now - settleMs : now)
         if (row.seq > latest) latest = row.seq
         for (const listener of listeners) listener(row)
       }
