@@ -92,11 +92,13 @@ export function createRevocationFeed({
     let after = seen.size >= latest - watermark ? latest : watermark
     for (;;) {
       const rows = await store.listRevocations(after, now, PAGE)
+      // Read after the query: what it returned had committed by then.
+      const sight = clock()
       for (const row of rows) {
         if (row.seq <= watermark || seen.has(row.seq)) continue
         // See the module comment: first sight, or (at start only) an `at` far in the past.
-        const old = first && now - row.at >= 2 * settleMs
-        seen.set(row.seq, old ? now - settleMs : now)
+        const old = first && sight - row.at >= 2 * settleMs
+        seen.set(row.seq, old ? sight - settleMs : sight)
         if (row.seq > latest) latest = row.seq
         for (const listener of listeners) listener(row)
       }
@@ -104,8 +106,9 @@ export function createRevocationFeed({
       after = rows.at(-1)!.seq
     }
     let settled = watermark
+    const end = clock()
     for (const [seq, committedBy] of seen) {
-      if (now - committedBy >= settleMs && seq > settled) settled = seq
+      if (end - committedBy >= settleMs && seq > settled) settled = seq
     }
     if (settled > watermark) {
       watermark = settled
