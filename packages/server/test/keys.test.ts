@@ -246,6 +246,54 @@ describe('key manager: keys this instance cannot open, old tokens, reload failur
     }
   })
 
+  it('after a secret rotation done as documented, a start without the old secret warns about no retired key', async () => {
+    const owner = await createKeyManager({ store, keyring: createKeyring([OLD]), config, clock })
+    owner.close()
+    const k1 = owner.signer().kid
+    const rotator = await createKeyManager({
+      store,
+      keyring: createKeyring([NEW, OLD]),
+      config,
+      clock,
+    })
+    rotator.close()
+    const k2 = await rotator.rotate()
+    now = k2.activatesAt + 900_000 + 61_000 // K1 has left the JWKS: `old` is dropped
+    const { log, lines } = capturingLog()
+    const keys = await createKeyManager({
+      store,
+      keyring: createKeyring([NEW]),
+      config,
+      clock,
+      log,
+    })
+    try {
+      assert.equal(keys.signer().kid, k2.kid)
+      assert.deepEqual(keys.health(), { ok: true })
+      assert.deepEqual(
+        lines.filter((l) => l.level >= 40),
+        [],
+        `no warning about the retired ${k1}`,
+      )
+      // The probe can fail: a key not yet retired that this instance cannot open is reported.
+      const third = await createKeyManager({
+        store,
+        keyring: createKeyring(['t'.repeat(40), NEW]),
+        config,
+        clock,
+      })
+      third.close()
+      const k3 = await third.rotate()
+      await keys.refresh()
+      assert.deepEqual(
+        lines.filter((l) => l.level === 40).map((l) => l.kid),
+        [k3.kid],
+      )
+    } finally {
+      keys.close()
+    }
+  })
+
   it('with no activated key it can open, signer() is a 503 (ServiceUnavailable), never a key-less signer', async () => {
     const owner = await createKeyManager({ store, keyring: createKeyring([OLD]), config, clock })
     owner.close()

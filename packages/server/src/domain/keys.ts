@@ -175,31 +175,32 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
     records = rows
     privateKeys = opened
     const signing = signingRecord(now)?.kid
-    const published = rows.filter((r, i) => {
-      const retired = retiredAt(i)
-      // The key this instance signs with stays published even past its schedule (see signer()).
-      return retired === undefined || now < retired + keepMs || r.kid === signing
-    })
-    jwksCache = { keys: published.map((r) => JSON.parse(r.publicJwk) as JWK) }
-    jwksText = JSON.stringify(jwksCache)
-    keySet = createKeySet(jwksCache)
-    sessionKeys = createKeySet({
-      keys: rows
+    // Keys not yet retired, those retired less than `keep` ago, and the key this instance signs
+    // with even past its schedule (see signer()).
+    const keysWithin = (keep: number): JWK[] =>
+      rows
         .filter((r, i) => {
           const retired = retiredAt(i)
-          return retired === undefined || now < retired + sessionKeepMs || r.kid === signing
+          return retired === undefined || now < retired + keep || r.kid === signing
         })
-        .map((r) => JSON.parse(r.publicJwk) as JWK),
-    })
-    for (const row of rows) {
-      if (opened.has(row.kid) || reported.has(row.kid)) continue
+        .map((r) => JSON.parse(r.publicJwk) as JWK)
+    jwksCache = { keys: keysWithin(keepMs) }
+    jwksText = JSON.stringify(jwksCache)
+    keySet = createKeySet(jwksCache)
+    sessionKeys = createKeySet({ keys: keysWithin(sessionKeepMs) })
+    rows.forEach((row, i) => {
+      // A retired key never signs again: after a secret rotation done as documented (the old
+      // secret dropped once its key left the JWKS) not opening it is expected, not news.
+      const retired = retiredAt(i)
+      if (opened.has(row.kid) || reported.has(row.kid) || (retired !== undefined && retired <= now))
+        return
       reported.add(row.kid)
       log?.warn(
         { kid: row.kid, activates_at: new Date(row.activatesAt).toISOString() },
         `this instance cannot open signing key ${row.kid} with TOKENBOOTH_SECRET; once that key ` +
           'is scheduled to sign, it signs with the newest key it can open and reports unhealthy',
       )
-    }
+    })
   }
 
   function activeIndex(now: number): number {
