@@ -189,8 +189,9 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
     keySet = createKeySet(jwksCache)
     sessionKeys = createKeySet({ keys: keysWithin(sessionKeepMs) })
     rows.forEach((row, i) => {
-      // A retired key never signs again: after a secret rotation done as documented (the old
-      // secret dropped once its key left the JWKS) not opening it is expected, not news.
+      // A retired key is never scheduled to sign again (a fallback for a newer key this
+      // instance cannot open is that newer key's report): after a secret rotation done as
+      // documented (the old secret dropped once its key left the JWKS) not opening it is expected.
       const retired = retiredAt(i)
       if (opened.has(row.kid) || reported.has(row.kid) || (retired !== undefined && retired <= now))
         return
