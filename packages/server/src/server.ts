@@ -40,8 +40,7 @@ import { revocationRoutes } from './http/revocation.ts'
 import { tokenRoutes } from './http/token.ts'
 import { wellKnownRoutes } from './http/well-known.ts'
 import { openStore } from './store/open-store.ts'
-import { isRejectedInput } from './store/postgres/database.ts'
-import type { Store } from './store/store.ts'
+import { StoreInputRejected, type Store } from './store/store.ts'
 
 export interface TokenServerOptions {
   config: Config
@@ -82,7 +81,7 @@ function toHttpError(error: FastifyError): HttpError {
   // Defence in depth: input validation keeps these from the store, but if a value slips
   // through that PostgreSQL refuses to read (a NUL byte, 22021; text it cannot cast, 22P02),
   // the fault is the request's, not the booth's.
-  if (isRejectedInput(error)) {
+  if (error instanceof StoreInputRejected) {
     return new InvalidRequest({ description: 'a parameter holds a value the booth cannot accept' })
   }
   switch (error.code) {
@@ -243,7 +242,7 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
     const http = toHttpError(error)
     if (http.status >= 500) request.log.error({ err: error, url: request.url }, 'request failed')
     // A value that reached the database before validation refused it: answered, but worth a look.
-    else if (http !== error && isRejectedInput(error))
+    else if (error instanceof StoreInputRejected)
       request.log.warn({ err: error, url: request.url }, 'the database refused a request value')
     else if (http.detail)
       request.log.debug({ code: http.code, detail: http.detail }, 'request refused')

@@ -10,6 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/pos
 import { openPostgres } from '../src/store/postgres/database.ts'
 import { createSqlStore } from '../src/store/sql-store.ts'
 import type { SqlDatabase } from '../src/store/sql.ts'
+import { StoreInputRejected } from '../src/store/store.ts'
 
 describe('PostgreSQL transactions rolled back by the server', () => {
   let test: TestDatabase
@@ -105,7 +106,12 @@ describe('PostgreSQL transactions rolled back by the server', () => {
           runs++
           await tx.run(raise(state))
         }),
-        (error: unknown) => (error as { code?: string }).code === state,
+        // A refused value reaches the store's callers as StoreInputRejected, the pg error its cause.
+        (error: unknown) =>
+          state === '22021'
+            ? error instanceof StoreInputRejected &&
+              (error.cause as { code?: string }).code === state
+            : (error as { code?: string }).code === state,
       )
       assert.equal(runs, 1, state)
     }

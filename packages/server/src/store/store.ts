@@ -6,6 +6,24 @@
  * Times are epoch milliseconds. Refresh tokens appear here only as hashes.
  */
 
+/**
+ * The database refused a value it was given: on PostgreSQL, a NUL byte or invalid UTF-8 in text
+ * (SQLSTATE 22021) or text it cannot read as the column's type (22P02). The fault is the input's,
+ * not the database's, and the HTTP layer answers it 400 `invalid_request`. It does not say which
+ * value it was; the database's own error is the `cause`, for the log.
+ *
+ * @example
+ * ```ts
+ * await store.findClient('shop\u0000').catch((e) => e instanceof StoreInputRejected) // true
+ * ```
+ */
+export class StoreInputRejected extends Error {
+  override readonly name = 'StoreInputRejected'
+  constructor(cause: unknown) {
+    super('the database refused a value it was given', { cause })
+  }
+}
+
 export interface UserRecord {
   id: string
   username: string

@@ -9,6 +9,7 @@ import pg from 'pg'
 import { Kysely, PostgresDialect, type Compilable } from 'kysely'
 import type { Schema } from '../schema.ts'
 import type { SqlDatabase, SqlRunner } from '../sql.ts'
+import { StoreInputRejected } from '../store.ts'
 
 // int8 columns hold epoch milliseconds, far below 2^53: read them as numbers, not strings.
 const types = {
@@ -25,18 +26,13 @@ function sqlState(error: unknown): string | undefined {
 }
 
 // 22021 character_not_in_repertoire (a NUL byte in text, invalid UTF-8), 22P02
-// invalid_text_representation (text that does not read as the column's type).
+// invalid_text_representation (text that does not read as the column's type): the value's
+// fault, which the store's callers see as StoreInputRejected, never as a pg error.
 const REJECTED_INPUT = new Set(['22021', '22P02'])
 
-/**
- * True when PostgreSQL refused a value the request carried (a NUL byte, or text it cannot read
- * as the column's type): bad input, answered 400, not a failure of the booth.
- *
- * @example isRejectedInput(await pool.query('select $1::text', ['a\0']).catch((e) => e)) // true
- */
-export function isRejectedInput(error: unknown): boolean {
+function storeError(error: unknown): unknown {
   const state = sqlState(error)
-  return state !== undefined && REJECTED_INPUT.has(state)
+  return state !== undefined && REJECTED_INPUT.has(state) ? new StoreInputRejected(error) : error
 }
 
 // 40001 serialization_failure, 40P01 deadlock_detected: PostgreSQL rolled the transaction back
@@ -50,11 +46,19 @@ const MAX_ATTEMPTS = 3
 function runnerFor(db: Kysely<Schema>): SqlRunner {
   return {
     async all<R>(query: Compilable<R>): Promise<R[]> {
-      return (await db.executeQuery(query.compile())).rows
+      try {
+        return (await db.executeQuery(query.compile())).rows
+      } catch (error) {
+        throw storeError(error)
+      }
     },
     async run(query: Compilable<unknown>): Promise<number> {
-      const result = await db.executeQuery(query.compile())
-      return Number(result.numAffectedRows ?? 0n)
+      try {
+        const result = await db.executeQuery(query.compile())
+        return Number(result.numAffectedRows ?? 0n)
+      } catch (error) {
+        throw storeError(error)
+      }
     },
   }
 }
@@ -78,7 +82,8 @@ export function postgresDatabase(qb: Kysely<Schema>): SqlDatabase {
           // No pause before the retry: the transaction that won holds the locks, and the rerun
           // simply waits on them until it commits.
           const state = sqlState(error)
-          if (attempt >= MAX_ATTEMPTS || state === undefined || !RETRYABLE.has(state)) throw error
+          if (attempt >= MAX_ATTEMPTS || state === undefined || !RETRYABLE.has(state))
+            throw storeError(error)
         }
       }
     },
