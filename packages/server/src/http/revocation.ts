@@ -5,7 +5,7 @@ import type { BoothContext } from '../domain/context.ts'
 import { endSession } from '../domain/sessions.ts'
 import { hashRefreshToken } from '../domain/tokens.ts'
 import { InvalidClient, InvalidToken, UnauthorizedClient } from '../errors.ts'
-import type { SessionRecord } from '../store/store.ts'
+import { isLiveRefreshToken, type SessionRecord } from '../store/store.ts'
 import { checkNotRevoked, verifyToken } from './bearer.ts'
 import { resolveClient } from './client-auth.ts'
 import { readParams, required } from './params.ts'
@@ -72,13 +72,11 @@ export function revocationRoutes(app: FastifyInstance, ctx: BoothContext): void 
     if (hash !== undefined) {
       const now = ctx.clock()
       const found = await ctx.store.findRefreshToken(hash)
-      // Active: the current token of a live session, shown only to the client it was issued to.
+      // Active: a live token (the current one of a live session), shown only to the client it
+      // was issued to.
       if (
         found === undefined ||
-        found.consumedAt !== undefined ||
-        found.expiresAt <= now ||
-        found.session.revokedAt !== undefined ||
-        found.session.expiresAt <= now ||
+        !isLiveRefreshToken(found, now) ||
         found.session.clientId !== client.id
       )
         return INACTIVE

@@ -6,9 +6,11 @@ import type { Selectable } from 'kysely'
 import { migrateToLatest } from './migrations.ts'
 import type { SessionsTable } from './schema.ts'
 import type { SqlDatabase, SqlRunner } from './sql.ts'
+import { isLiveRefreshToken } from './store.ts'
 import type {
   ClientRecord,
   NewRefreshToken,
+  RefreshTokenRecord,
   RevocationKind,
   RevocationRecord,
   RotationOutcome,
@@ -64,6 +66,27 @@ export function createSqlStore(db: SqlDatabase): Store {
     // one answers 'revoked' rather than 'unknown'.
     if (changed > 0) await logRevocation(tx, 'sid', id, now, expiresAt)
     return changed > 0
+  }
+
+  async function findRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined> {
+    const [row] = await db.all(
+      qb
+        .selectFrom('refresh_tokens')
+        .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
+        .selectAll('sessions')
+        .select([
+          'refresh_tokens.expires_at as token_expires_at',
+          'refresh_tokens.consumed_at as token_consumed_at',
+        ])
+        .where('refresh_tokens.hash', '=', hash),
+    )
+    return (
+      row && {
+        session: toSession(row),
+        expiresAt: Number(row.token_expires_at),
+        consumedAt: row.token_consumed_at === null ? undefined : Number(row.token_consumed_at),
+      }
+    )
   }
 
   return {
@@ -240,39 +263,11 @@ export function createSqlStore(db: SqlDatabase): Store {
     },
 
     async findSessionByRefreshToken(hash, now) {
-      const [row] = await db.all(
-        qb
-          .selectFrom('refresh_tokens')
-          .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
-          .selectAll('sessions')
-          .where('refresh_tokens.hash', '=', hash)
-          .where('refresh_tokens.consumed_at', 'is', null)
-          .where('refresh_tokens.expires_at', '>', now)
-          .where('sessions.revoked_at', 'is', null)
-          .where('sessions.expires_at', '>', now),
-      )
-      return row && toSession(row)
+      const found = await findRefreshToken(hash)
+      return found !== undefined && isLiveRefreshToken(found, now) ? found.session : undefined
     },
 
-    async findRefreshToken(hash) {
-      const [token] = await db.all(
-        qb
-          .selectFrom('refresh_tokens')
-          .select(['session_id', 'expires_at', 'consumed_at'])
-          .where('hash', '=', hash),
-      )
-      if (token === undefined) return undefined
-      const [row] = await db.all(
-        qb.selectFrom('sessions').selectAll().where('id', '=', token.session_id),
-      )
-      return (
-        row && {
-          session: toSession(row),
-          expiresAt: Number(token.expires_at),
-          consumedAt: token.consumed_at === null ? undefined : Number(token.consumed_at),
-        }
-      )
-    },
+    findRefreshToken,
 
     async findSession(id) {
       const [row] = await db.all(qb.selectFrom('sessions').selectAll().where('id', '=', id))

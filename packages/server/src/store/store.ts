@@ -96,6 +96,27 @@ export interface RefreshTokenRecord {
   consumedAt: number | undefined
 }
 
+/**
+ * Whether a stored refresh token is live: the current one of its family (not yet exchanged),
+ * before its idle expiry, in a session neither revoked nor past its absolute end. The one
+ * statement of the rule, for `findSessionByRefreshToken` and for introspection's `active`
+ * (RFC 7662 §2.2). It does not check which client the token was issued to.
+ *
+ * @example
+ * ```ts
+ * const found = await store.findRefreshToken(hash)
+ * if (found !== undefined && isLiveRefreshToken(found, now)) console.log(found.session.id)
+ * ```
+ */
+export function isLiveRefreshToken(token: RefreshTokenRecord, now: number): boolean {
+  return (
+    token.consumedAt === undefined &&
+    token.expiresAt > now &&
+    token.session.revokedAt === undefined &&
+    token.session.expiresAt > now
+  )
+}
+
 export interface SigningKeyRecord {
   kid: string
   alg: string
@@ -138,7 +159,7 @@ export interface Store {
    * session and logs the revocation, in the same transaction.
    */
   rotateRefreshToken(request: RotationRequest): Promise<RotationOutcome>
-  /** The session a live refresh token belongs to, without consuming it. */
+  /** The session a live refresh token (isLiveRefreshToken) belongs to, without consuming it. */
   findSessionByRefreshToken(hash: string, now: number): Promise<SessionRecord | undefined>
   /** Any stored refresh token, consumed or expired ones too (revocation ends its family). */
   findRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined>

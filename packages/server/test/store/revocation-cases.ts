@@ -243,6 +243,12 @@ export function revocationCases(open: OpenStore): void {
 
         await store.revokeSession('s2', undefined, NOW + SECOND, NOW + DAY)
         assert.deepEqual(await liveTokens(store, ['rt-revoked'], NOW + SECOND), [])
+
+        // The session's absolute end counts, even with the token's idle expiry later.
+        await startSession(store, 's3', 'alice', 'rt-short', { expiresAt: NOW + HOUR })
+        assert.deepEqual(await liveTokens(store, ['rt-short'], NOW + HOUR - 1), ['rt-short'])
+        assert.deepEqual(await liveTokens(store, ['rt-short'], NOW + HOUR), [])
+        assert.equal((await store.findRefreshToken('rt-short'))?.session.id, 's3', 'still stored')
       }))
   })
 }
