@@ -12,6 +12,7 @@ import Fastify, {
 import cookie from '@fastify/cookie'
 import cors from '@fastify/cors'
 import { pino, type Logger } from 'pino'
+import { CSRF_HEADER } from '@tokenbooth/verify'
 import { configWarnings, type Config } from './config.ts'
 import type { BoothContext } from './domain/context.ts'
 import { createEvents } from './domain/events.ts'
@@ -266,7 +267,7 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
     origin: config.corsOrigins.length === 0 ? false : [...config.corsOrigins],
     credentials: config.corsOrigins.length > 0,
     methods: ['GET', 'POST', 'DELETE'],
-    allowedHeaders: ['authorization', 'content-type', 'x-tokenbooth-csrf'],
+    allowedHeaders: ['authorization', 'content-type', CSRF_HEADER],
     maxAge: 600,
   })
 

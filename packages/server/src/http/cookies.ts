@@ -12,13 +12,13 @@
  * needs a CORS preflight that only configured origins pass.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { CSRF_HEADER } from '@tokenbooth/verify'
 import type { Config } from '../config.ts'
 import type { TokenResponse } from '../domain/sessions.ts'
 import { InvalidRequest } from '../errors.ts'
 
 export const ACCESS_COOKIE = 'tb_at'
 export const REFRESH_COOKIE = 'tb_rt'
-export const CSRF_HEADER = 'x-tokenbooth-csrf'
 
 function secure(config: Config): boolean {
   const { protocol, hostname } = new URL(config.issuer)
