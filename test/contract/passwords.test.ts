@@ -106,8 +106,9 @@ describe('passwords', () => {
       }),
     )
     // The counter counts a run as it starts: once it moved, a login is hashing. A booth running
-    // Argon2id on its event loop could answer nothing, /metrics included, until that login was
-    // answered; so /healthz is asked only now, and must still come back first.
+    // Argon2id on its event loop answers nothing, /metrics included, until that hash ends, and
+    // then finishes that login before it reads /healthz (each next hash blocks it again); so
+    // /healthz is asked only now, and must still come back before every login.
     while ((await hashRuns()).verify === before) await new Promise((r) => setImmediate(r))
     const health = call(`${booth.url}/healthz`).then((res) => {
       assert.equal(res.status, 200)
