@@ -8,6 +8,7 @@
  * - `GET /boom`: authentication only, then the handler fails (a rejected promise).
  */
 import assert from 'node:assert/strict'
+import { request } from 'node:http'
 import { after, before, describe, test } from 'node:test'
 import { createVerifier } from '../src/index.ts'
 import type { Verifier } from '../src/index.ts'
@@ -143,6 +144,31 @@ export function defineAdapterSuite(name: string, start: StartAdapter): void {
           res.headers.get('www-authenticate') ?? '',
           /^Bearer realm="tokenbooth", error="invalid_request"/,
         )
+      }
+    })
+
+    test('two Authorization headers: 400 invalid_request, whichever of them is good', async () => {
+      const good = await f.issuer.sign()
+      for (const pair of [
+        [`Bearer ${good}`, `Bearer ${good}`],
+        [`Bearer ${good}`, 'Bearer forged'],
+        ['Bearer forged', `Bearer ${good}`],
+      ]) {
+        // fetch() would join them into one header; node:http sends two header lines
+        const { status, body } = await new Promise<{ status: number; body: string }>(
+          (resolve, reject) => {
+            const req = request(`${live.url}/me`, { headers: { authorization: pair } }, (res) => {
+              let text = ''
+              res.setEncoding('utf8')
+              res.on('data', (chunk: string) => (text += chunk))
+              res.on('end', () => resolve({ status: res.statusCode!, body: text }))
+            })
+            req.on('error', reject)
+            req.end()
+          },
+        )
+        assert.equal(status, 400, body)
+        assert.equal(JSON.parse(body).error, 'invalid_request')
       }
     })
 

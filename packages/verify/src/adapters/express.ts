@@ -31,7 +31,10 @@ declare global {
  * A token the verifier can answer for at once (nearly all) passes to `next()` synchronously, with
  * no promise in between (`verifyRequestNow`).
  *
- * It does NOT read tokens from the query string or body (RFC 6750 §2.2–2.3).
+ * It reads the headers the client sent (`req.rawHeaders`), not `req.headers`, where Node keeps
+ * only the first of two `Authorization` headers: two are a 400. It does NOT read tokens from the
+ * query string or body (RFC 6750 §2.2–2.3), nor a token another middleware wrote into
+ * `req.headers`.
  *
  * @example
  * ```ts
@@ -45,7 +48,7 @@ export function requireAuth(verifier: Verifier, options: AdapterOptions = {}): R
   return (req: Request, res: Response, next: NextFunction): void => {
     authorize(
       verifier,
-      req.headers,
+      req.rawHeaders, // what the client sent: a second Authorization header shows (credentials.ts)
       scopes,
       (claims) => {
         req.auth = claims

@@ -32,6 +32,9 @@ declare module 'fastify' {
  * Fastify's error handler. Use it per route or with `addHook` for a whole encapsulation context.
  * Throws `TypeError` at setup for a bad `scope` or `realm`.
  *
+ * It reads the headers the client sent (`request.raw.rawHeaders`), where a second
+ * `Authorization` header shows (a 400), not `request.headers`, which keeps only the first.
+ *
  * Declaring the property once, `app.decorateRequest('auth', null)`, keeps request objects of one
  * shape (Fastify's advice for speed); the hook works without it.
  *
@@ -57,7 +60,7 @@ export function requireAuth(
   ): void {
     authorize(
       verifier,
-      request.headers,
+      request.raw.rawHeaders, // what the client sent: a second Authorization header shows
       scopes,
       (claims) => {
         request.auth = claims

@@ -40,7 +40,7 @@ export interface ProtectOptions extends AdapterOptions {
 
 /**
  * Verifies the request's token (`Authorization: Bearer`, or the verifier's cookie) and returns its
- * claims. The same as `verifier.verifyRequest(req.headers)`, named for symmetry with the other
+ * claims. The same as `verifier.verifyRequest(req.rawHeaders)`, named for symmetry with the other
  * adapters.
  *
  * It does NOT answer the request or check scopes: pair it with `describeAuthError` and
@@ -55,7 +55,7 @@ export interface ProtectOptions extends AdapterOptions {
  * ```
  */
 export function authenticate(verifier: Verifier, req: IncomingMessage): Promise<AccessTokenClaims> {
-  return verifier.verifyRequest(req.headers)
+  return verifier.verifyRequest(req.rawHeaders)
 }
 
 /**
@@ -85,7 +85,9 @@ export function protect(
   const { scopes, realm } = adapterOptions(options)
   const { onError } = options
   return (req, res) => {
-    authorize(verifier, req.headers, scopes, pass, fail)
+    // rawHeaders, not headers: node:http builds req.headers on first use, and nothing else here
+    // needs it; the raw list also shows a second Authorization header (credentials.ts)
+    authorize(verifier, req.rawHeaders, scopes, pass, fail)
 
     function pass(claims: AccessTokenClaims): void {
       const authed = req as AuthenticatedRequest
