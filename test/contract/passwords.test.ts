@@ -94,7 +94,7 @@ describe('passwords', () => {
     assert.ok(!stored.includes(PASSWORD))
   })
 
-  it('logins do not stall other requests: /healthz, asked while the first login hashes, answers before any login', async () => {
+  it('logins do not stall other requests: /healthz, asked while the first login hashes, answers before the first wave of logins', async () => {
     // Four users, three logins each: no account reaches its throttle (five in flight).
     const users = await Promise.all(Array.from({ length: 4 }, (_, i) => signUp(`stall${i}`)))
     const before = (await hashRuns()).verify
@@ -108,7 +108,10 @@ describe('passwords', () => {
     // The counter counts a run as it starts: once it moved, a login is hashing. A booth running
     // Argon2id on its event loop answers nothing, /metrics included, until that hash ends, and
     // then finishes that login before it reads /healthz (each next hash blocks it again); so
-    // /healthz is asked only now, and must still come back before every login.
+    // /healthz is asked only now; it then queues behind the logins sent before it (5 to 12 of
+    // them came first in nine runs against a booth patched to hash with verifySync). A booth
+    // hashing off its event loop answers it at once (first, or second on a loaded machine): at
+    // most two logins may come first, a margin on both sides.
     while ((await hashRuns()).verify === before) await new Promise((r) => setImmediate(r))
     const health = call(`${booth.url}/healthz`).then((res) => {
       assert.equal(res.status, 200)
@@ -116,6 +119,10 @@ describe('passwords', () => {
     })
     await Promise.all([...logins, health])
     assert.equal(order.length, 13)
-    assert.equal(order[0], 'healthz', `a login answered before healthz: ${order.join(', ')}`)
+    const loginsFirst = order.indexOf('healthz')
+    assert.ok(
+      loginsFirst <= 2,
+      `${loginsFirst} logins answered before healthz: ${order.join(', ')}`,
+    )
   })
 })
