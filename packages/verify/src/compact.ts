@@ -101,6 +101,12 @@ const BASE64URL_RUN = /[A-Za-z0-9_-]*/y
 /**
  * True if `token.slice(start, end)` is canonical unpadded base64url (possibly empty): the check
  * {@link assertCompact} makes of each part, for one part, as a boolean and without a slice.
+ *
+ * @example
+ * ```ts
+ * isCanonicalSegment('a.QQ.b', 2, 4) // true: "QQ" decodes to "A" and back
+ * isCanonicalSegment('a.QR.b', 2, 4) // false: "QR" has non-zero bits past its last byte
+ * ```
  */
 export function isCanonicalSegment(token: string, start: number, end: number): boolean {
   BASE64URL_RUN.lastIndex = start

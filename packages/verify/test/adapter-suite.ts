@@ -191,6 +191,9 @@ export function defineAdapterSuite(name: string, start: StartAdapter): void {
       }
     })
 
+    // For node:http the 500 is the adapter's own (protect catches the handler); for Express,
+    // Fastify and Hono it is the framework's error handler, reached because the adapter passed
+    // the request on rather than swallowing the failure or taking the process down
     test('a handler that fails: 500, and the server keeps serving', async () => {
       const token = await f.issuer.sign()
       const reply = await get(`${live.url}/boom`, token)

@@ -178,6 +178,11 @@ export function adapterOptions(options: AdapterOptions = {}): { scopes: string[]
  * verifier can answer at once (`verifyRequestNow`: keys loaded, kid known) that happens before
  * this returns, with no promise in between; otherwise once the keys have loaded. `pass` runs
  * outside any try: what it throws is the framework's to handle, not an authentication failure.
+ *
+ * @example
+ * ```ts
+ * authorize(verifier, req.rawHeaders, ['cart:read'], (claims) => next(claims), (error) => reply(error))
+ * ```
  */
 export function authorize(
   verifier: Verifier,
