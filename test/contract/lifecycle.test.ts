@@ -4,12 +4,11 @@
  * with a request in flight, and a SIGKILL in the middle of rotations.
  */
 import assert from 'node:assert/strict'
-import { statSync, mkdtempSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { freePort, removeDir, startBooth, type Booth } from '../support/booth.ts'
+import { refusingEnv, removeDir, startBooth, type Booth } from '../support/booth.ts'
 import {
   decodeJwt,
   jwksKids,
@@ -33,16 +32,6 @@ async function signUpAndLogin(base: string, username = uniqueName('life')) {
   })
   assert.equal(login.status, 200, login.text)
   return { username, ...(login.body as { access_token: string; refresh_token: string }) }
-}
-
-/** Env for a `serve` that must refuse to start: its own port and data dir, so it touches nothing. */
-async function refusingEnv(extra: Record<string, string>): Promise<Record<string, string>> {
-  return {
-    TOKENBOOTH_PORT: String(await freePort()),
-    TOKENBOOTH_HOST: '127.0.0.1',
-    TOKENBOOTH_DATA_DIR: mkdtempSync(join(tmpdir(), 'tokenbooth-refuse-')),
-    ...extra,
-  }
 }
 
 const STACK = /\n\s+at \S+ \(|\n\s+at (file|node):/

@@ -6,24 +6,14 @@
  * is one the HTTP layer accepts too.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { freePort, removeDir, startBooth } from '../support/booth.ts'
+import { refusingEnv, removeDir, startBooth } from '../support/booth.ts'
 import { runUntilExit } from '../support/contract.ts'
 import { call } from '../support/http.ts'
 
 const STACK = /\n\s+at \S+ \(|\n\s+at (file|node):/
-
-async function refusingEnv(extra: Record<string, string>): Promise<Record<string, string>> {
-  return {
-    TOKENBOOTH_PORT: String(await freePort()),
-    TOKENBOOTH_HOST: '127.0.0.1',
-    TOKENBOOTH_DATA_DIR: mkdtempSync(join(tmpdir(), 'tokenbooth-refuse-')),
-    ...extra,
-  }
-}
 
 describe('serve refuses bad configuration before it creates anything', () => {
   const cases: Array<[string, Record<string, string>, string]> = [

@@ -24,6 +24,16 @@ export async function freePort(): Promise<number> {
   return port
 }
 
+/** Env for a `serve` that must refuse to start: its own port and data dir, so it touches nothing. */
+export async function refusingEnv(extra: Record<string, string>): Promise<Record<string, string>> {
+  return {
+    TOKENBOOTH_PORT: String(await freePort()),
+    TOKENBOOTH_HOST: '127.0.0.1',
+    TOKENBOOTH_DATA_DIR: mkdtempSync(join(tmpdir(), 'tokenbooth-refuse-')),
+    ...extra,
+  }
+}
+
 export interface Booth {
   url: string
   port: number
