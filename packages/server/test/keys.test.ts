@@ -12,6 +12,7 @@ import { createKeyring } from '../src/domain/keyring.ts'
 import { issueAccessToken } from '../src/domain/tokens.ts'
 import { KeyDecryptionFailed, ServiceUnavailable } from '../src/errors.ts'
 import { openStore } from '../src/store/open-store.ts'
+import { rotateToNewSecret } from './key-fixtures.ts'
 import type { Store } from '../src/store/store.ts'
 
 const DAY = 86_400_000
@@ -247,17 +248,13 @@ describe('key manager: keys this instance cannot open, old tokens, reload failur
   })
 
   it('after a secret rotation done as documented, a start without the old secret warns about no retired key', async () => {
-    const owner = await createKeyManager({ store, keyring: createKeyring([OLD]), config, clock })
-    owner.close()
-    const k1 = owner.signer().kid
-    const rotator = await createKeyManager({
+    const { firstKid: k1, next: k2 } = await rotateToNewSecret({
       store,
-      keyring: createKeyring([NEW, OLD]),
       config,
       clock,
+      oldSecret: OLD,
+      newSecret: NEW,
     })
-    rotator.close()
-    const k2 = await rotator.rotate()
     now = k2.activatesAt + 900_000 + 61_000 // K1 has left the JWKS: `old` is dropped
     const { log, lines } = capturingLog()
     const keys = await createKeyManager({
@@ -295,16 +292,7 @@ describe('key manager: keys this instance cannot open, old tokens, reload failur
   })
 
   it('with no activated key it can open, signer() is a 503 (ServiceUnavailable), never a key-less signer', async () => {
-    const owner = await createKeyManager({ store, keyring: createKeyring([OLD]), config, clock })
-    owner.close()
-    const rotator = await createKeyManager({
-      store,
-      keyring: createKeyring([NEW, OLD]),
-      config,
-      clock,
-    })
-    rotator.close()
-    await rotator.rotate()
+    await rotateToNewSecret({ store, config, clock, oldSecret: OLD, newSecret: NEW })
     // A look that opens only the next key (create: false skips the start-up refusal).
     const onlyNext = await createKeyManager({
       store,
@@ -322,16 +310,13 @@ describe('key manager: keys this instance cannot open, old tokens, reload failur
   })
 
   it('a start whose secret cannot open the active key still refuses (configuration error)', async () => {
-    const owner = await createKeyManager({ store, keyring: createKeyring([OLD]), config, clock })
-    owner.close()
-    const rotator = await createKeyManager({
+    const { next: k2 } = await rotateToNewSecret({
       store,
-      keyring: createKeyring([NEW, OLD]),
       config,
       clock,
+      oldSecret: OLD,
+      newSecret: NEW,
     })
-    rotator.close()
-    const k2 = await rotator.rotate()
     now = k2.activatesAt
     await assert.rejects(
       createKeyManager({ store, keyring: createKeyring([OLD]), config, clock }),
