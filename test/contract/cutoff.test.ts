@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test'
 import { createVerifier, TokenRevoked, type Verifier } from '@tokenbooth/verify'
 import { removeDir, startBooth, type Booth } from '../support/booth.ts'
 import { addClient, decodeJwt, sleep, uniqueName } from '../support/contract.ts'
-import { bearer, postForm, signUpAndLogin } from '../support/http.ts'
+import { bearer, postForm, logIn, signUpAndLogin } from '../support/http.ts'
 
 const PASSWORD = 'same second passphrase'
 const TTL = 900
@@ -38,15 +38,7 @@ describe('a login right after a /logout/all cut-off', () => {
     if (booth) removeDir(booth.dataDir)
   })
 
-  const login = async (username: string) => {
-    const res = await postForm(`${booth.url}/token`, {
-      grant_type: 'password',
-      username,
-      password: PASSWORD,
-    })
-    assert.equal(res.status, 200, res.text)
-    return res.body as { access_token: string; refresh_token: string }
-  }
+  const login = (username: string) => logIn(booth.url, username, PASSWORD)
 
   /** Resolves once the verifier rejects `token` as revoked (the feed delivered the cut-off). */
   async function untilRevoked(token: string): Promise<void> {

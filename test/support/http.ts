@@ -58,6 +58,16 @@ export async function signUpAndLogin(
 ) {
   const signup = await postJson(`${base}/signup`, { username, password })
   if (signup.status !== 201) throw new Error(`signup failed: ${signup.status} ${signup.text}`)
+  return logIn(base, username, password, extra)
+}
+
+/** A password grant for an existing user; throws unless it answers 200. */
+export async function logIn(
+  base: string,
+  username: string,
+  password: string,
+  extra: Record<string, string> = {},
+) {
   const login = await postForm(`${base}/token`, {
     grant_type: 'password',
     username,

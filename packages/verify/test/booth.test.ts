@@ -8,7 +8,7 @@ import type { Verifier, VerifierEvent } from '../src/index.ts'
 import { removeDir, startBooth } from '../../../test/support/booth.ts'
 import type { Booth } from '../../../test/support/booth.ts'
 import { addClient, decodeJwt, uniqueName } from '../../../test/support/contract.ts'
-import { postForm, signUpAndLogin } from '../../../test/support/http.ts'
+import { postForm, logIn, signUpAndLogin } from '../../../test/support/http.ts'
 
 const PASSWORD = 'a fine long passphrase'
 
@@ -36,15 +36,7 @@ describe('against the real booth', () => {
   let verifier: Verifier
   const events: VerifierEvent[] = []
 
-  const login = async (username: string) => {
-    const res = await postForm(`${booth.url}/token`, {
-      grant_type: 'password',
-      username,
-      password: PASSWORD,
-    })
-    assert.equal(res.status, 200, res.text)
-    return res.body as { access_token: string }
-  }
+  const login = (username: string) => logIn(booth.url, username, PASSWORD)
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
   before(async () => {
