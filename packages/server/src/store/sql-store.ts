@@ -3,6 +3,7 @@
  * transaction is run and in row locking (SQLite's writer lock makes `FOR UPDATE` unnecessary).
  */
 import type { Selectable } from 'kysely'
+import { compileOnce } from './compile-once.ts'
 import { migrateToLatest } from './migrations.ts'
 import type { SessionsTable } from './schema.ts'
 import type { SqlDatabase, SqlRunner } from './sql.ts'
@@ -44,6 +45,68 @@ export function createSqlStore(db: SqlDatabase): Store {
   const { qb } = db
   const lock = db.kind === 'postgres'
 
+  // The queries of every refresh and every authenticated request, built once (compile-once.ts)
+  const q = {
+    refreshTokenForRotation: compileOnce((v: { hash: string }) => {
+      // The row lock serialises every rotation of this token across all booth instances.
+      const select = qb.selectFrom('refresh_tokens').selectAll().where('hash', '=', v.hash)
+      return lock ? select.forUpdate() : select
+    }),
+    consumeRefreshToken: compileOnce(
+      (v: { hash: string; now: number; successorHash: string; sealed: string }) =>
+        qb
+          .updateTable('refresh_tokens')
+          .set({ consumed_at: v.now, successor_hash: v.successorHash, successor_sealed: v.sealed })
+          .where('hash', '=', v.hash),
+    ),
+    insertRefreshToken: compileOnce(
+      (v: { hash: string; sessionId: string; createdAt: number; expiresAt: number }) =>
+        qb.insertInto('refresh_tokens').values({
+          hash: v.hash,
+          session_id: v.sessionId,
+          created_at: v.createdAt,
+          expires_at: v.expiresAt,
+          consumed_at: null,
+          successor_hash: null,
+          successor_sealed: null,
+        }),
+    ),
+    successorConsumedAt: compileOnce((v: { hash: string }) =>
+      qb.selectFrom('refresh_tokens').select('consumed_at').where('hash', '=', v.hash),
+    ),
+    touchSession: compileOnce((v: { id: string; now: number }) =>
+      qb.updateTable('sessions').set({ last_used_at: v.now }).where('id', '=', v.id),
+    ),
+    session: compileOnce((v: { id: string }) =>
+      qb.selectFrom('sessions').selectAll().where('id', '=', v.id),
+    ),
+    refreshTokenWithSession: compileOnce((v: { hash: string }) =>
+      qb
+        .selectFrom('refresh_tokens')
+        .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
+        .selectAll('sessions')
+        .select([
+          'refresh_tokens.expires_at as token_expires_at',
+          'refresh_tokens.consumed_at as token_consumed_at',
+        ])
+        .where('refresh_tokens.hash', '=', v.hash),
+    ),
+    client: compileOnce((v: { id: string }) =>
+      qb.selectFrom('clients').selectAll().where('id', '=', v.id),
+    ),
+    userById: compileOnce((v: { id: string }) =>
+      qb.selectFrom('users').selectAll().where('id', '=', v.id),
+    ),
+    jtiRevoked: compileOnce((v: { jti: string }) =>
+      qb
+        .selectFrom('revocations')
+        .select('seq')
+        .where('kind', '=', 'jti')
+        .where('value', '=', v.jti)
+        .limit(1),
+    ),
+  }
+
   function logRevocation(
     tx: SqlRunner,
     kind: RevocationKind,
@@ -69,17 +132,7 @@ export function createSqlStore(db: SqlDatabase): Store {
   }
 
   async function findRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined> {
-    const [row] = await db.all(
-      qb
-        .selectFrom('refresh_tokens')
-        .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
-        .selectAll('sessions')
-        .select([
-          'refresh_tokens.expires_at as token_expires_at',
-          'refresh_tokens.consumed_at as token_consumed_at',
-        ])
-        .where('refresh_tokens.hash', '=', hash),
-    )
+    const [row] = await db.all(q.refreshTokenWithSession({ hash }))
     return (
       row && {
         session: toSession(row),
@@ -121,7 +174,7 @@ export function createSqlStore(db: SqlDatabase): Store {
     },
 
     async findUserById(id) {
-      const [row] = await db.all(qb.selectFrom('users').selectAll().where('id', '=', id))
+      const [row] = await db.all(q.userById({ id }))
       return row && toUser(row)
     },
 
@@ -146,7 +199,7 @@ export function createSqlStore(db: SqlDatabase): Store {
     },
 
     async findClient(id) {
-      const [row] = await db.all(qb.selectFrom('clients').selectAll().where('id', '=', id))
+      const [row] = await db.all(q.client({ id }))
       return (
         row && {
           id: row.id,
@@ -174,14 +227,11 @@ export function createSqlStore(db: SqlDatabase): Store {
           }),
         )
         await tx.run(
-          qb.insertInto('refresh_tokens').values({
+          q.insertRefreshToken({
             hash: token.hash,
-            session_id: session.id,
-            created_at: session.createdAt,
-            expires_at: token.expiresAt,
-            consumed_at: null,
-            successor_hash: null,
-            successor_sealed: null,
+            sessionId: session.id,
+            createdAt: session.createdAt,
+            expiresAt: token.expiresAt,
           }),
         )
       })
@@ -190,14 +240,9 @@ export function createSqlStore(db: SqlDatabase): Store {
     rotateRefreshToken(request) {
       const { presentedHash, next, now, graceMs, revocationExpiresAt } = request
       return db.transaction(async (tx): Promise<RotationOutcome> => {
-        // The row lock serialises every rotation of this token across all booth instances.
-        let select = qb.selectFrom('refresh_tokens').selectAll().where('hash', '=', presentedHash)
-        if (lock) select = select.forUpdate()
-        const [token] = await tx.all(select)
+        const [token] = await tx.all(q.refreshTokenForRotation({ hash: presentedHash }))
         if (token === undefined) return { status: 'unknown' }
-        const [row] = await tx.all(
-          qb.selectFrom('sessions').selectAll().where('id', '=', token.session_id),
-        )
+        const [row] = await tx.all(q.session({ id: token.session_id }))
         if (row === undefined) return { status: 'unknown' }
         const session = toSession(row)
         if (session.clientId !== request.clientId) return { status: 'mismatch' }
@@ -209,29 +254,22 @@ export function createSqlStore(db: SqlDatabase): Store {
         if (token.consumed_at === null) {
           if (Number(token.expires_at) <= now) return { status: 'expired' }
           await tx.run(
-            qb
-              .updateTable('refresh_tokens')
-              .set({
-                consumed_at: now,
-                successor_hash: next.hash,
-                successor_sealed: next.sealedForPredecessor,
-              })
-              .where('hash', '=', presentedHash),
-          )
-          await tx.run(
-            qb.insertInto('refresh_tokens').values({
-              hash: next.hash,
-              session_id: session.id,
-              created_at: now,
-              expires_at: Math.min(next.expiresAt, session.expiresAt),
-              consumed_at: null,
-              successor_hash: null,
-              successor_sealed: null,
+            q.consumeRefreshToken({
+              hash: presentedHash,
+              now,
+              successorHash: next.hash,
+              sealed: next.sealedForPredecessor,
             }),
           )
           await tx.run(
-            qb.updateTable('sessions').set({ last_used_at: now }).where('id', '=', session.id),
+            q.insertRefreshToken({
+              hash: next.hash,
+              sessionId: session.id,
+              createdAt: now,
+              expiresAt: Math.min(next.expiresAt, session.expiresAt),
+            }),
           )
+          await tx.run(q.touchSession({ id: session.id, now }))
           return { status: 'rotated', session: { ...session, lastUsedAt: now } }
         }
 
@@ -242,12 +280,7 @@ export function createSqlStore(db: SqlDatabase): Store {
         // arrived before the rotation committed sees a negative age: inside a window, if any.
         const age = Math.max(0, now - Number(token.consumed_at))
         if (graceMs > 0 && age < graceMs && token.successor_hash && token.successor_sealed) {
-          const [successor] = await tx.all(
-            qb
-              .selectFrom('refresh_tokens')
-              .select('consumed_at')
-              .where('hash', '=', token.successor_hash),
-          )
+          const [successor] = await tx.all(q.successorConsumedAt({ hash: token.successor_hash }))
           if (successor !== undefined && successor.consumed_at === null) {
             return {
               status: 'retried',
@@ -270,7 +303,7 @@ export function createSqlStore(db: SqlDatabase): Store {
     findRefreshToken,
 
     async findSession(id) {
-      const [row] = await db.all(qb.selectFrom('sessions').selectAll().where('id', '=', id))
+      const [row] = await db.all(q.session({ id }))
       return row && toSession(row)
     },
 
@@ -321,14 +354,7 @@ export function createSqlStore(db: SqlDatabase): Store {
     },
 
     async isAccessTokenRevoked(jti) {
-      const rows = await db.all(
-        qb
-          .selectFrom('revocations')
-          .select('seq')
-          .where('kind', '=', 'jti')
-          .where('value', '=', jti)
-          .limit(1),
-      )
+      const rows = await db.all(q.jtiRevoked({ jti }))
       return rows.length > 0
     },
 
