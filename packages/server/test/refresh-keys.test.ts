@@ -158,7 +158,7 @@ describe('no key this instance can sign with', () => {
     keys.close()
 
     await store.createUser({ id: 'u1', username: 'u1', passwordHash: 'x', createdAt: T0 })
-    const refreshToken = newRefreshToken()
+    const refreshToken = newRefreshToken(T0)
     const hash = hashRefreshToken(refreshToken)!
     await store.startSession(
       {

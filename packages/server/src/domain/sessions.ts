@@ -98,7 +98,7 @@ export async function startSession(
     revokedAt: undefined,
     userAgent: userAgent?.slice(0, 256),
   }
-  const refreshToken = newRefreshToken()
+  const refreshToken = newRefreshToken(now)
   await ctx.store.startSession(session, {
     hash: hashRefreshToken(refreshToken)!,
     expiresAt: Math.min(now + ctx.config.refreshTokenTtl * 1000, session.expiresAt),
@@ -146,7 +146,7 @@ export async function refreshSession(
       grantScope(input.scope, scopesOf(session), [])
     }
   }
-  const successor = newRefreshToken()
+  const successor = newRefreshToken(now)
   const outcome = await ctx.store.rotateRefreshToken({
     presentedHash,
     next: {
