@@ -9,9 +9,10 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { createVerifier, TokenRevoked, type Verifier } from '@tokenbooth/verify'
+import { createVerifier, type Verifier } from '@tokenbooth/verify'
 import { removeDir, startBooth, type Booth } from '../support/booth.ts'
 import { addClient, decodeJwt, sleep, uniqueName } from '../support/contract.ts'
+import { untilRevoked } from '../support/feed.ts'
 import { bearer, postForm, logIn, signUpAndLogin } from '../support/http.ts'
 
 const PASSWORD = 'same second passphrase'
@@ -40,21 +41,6 @@ describe('a login right after a /logout/all cut-off', () => {
 
   const login = (username: string) => logIn(booth.url, username, PASSWORD)
 
-  /** Resolves once the verifier rejects `token` as revoked (the feed delivered the cut-off). */
-  async function untilRevoked(token: string): Promise<void> {
-    const deadline = Date.now() + 5_000
-    for (;;) {
-      try {
-        await verifier.verify(token)
-      } catch (error) {
-        assert.ok(error instanceof TokenRevoked, `expected TokenRevoked, got ${String(error)}`)
-        return
-      }
-      assert.ok(Date.now() < deadline, 'the old token is still accepted after 5 s')
-      await sleep(20)
-    }
-  }
-
   it('after /logout/all, the new login and its refresh are accepted by a verifier following the feed; the old token is not', async () => {
     const username = uniqueName('relogin')
     const old = await signUpAndLogin(booth.url, username, PASSWORD)
@@ -68,7 +54,7 @@ describe('a login right after a /logout/all cut-off', () => {
     })
     assert.equal(refreshed.status, 200, refreshed.text)
 
-    await untilRevoked(old.access_token)
+    await untilRevoked(verifier, old.access_token)
     for (const [name, token] of [
       ['the login', fresh.access_token],
       ['its refresh', refreshed.body.access_token as string],
@@ -90,7 +76,7 @@ describe('a login right after a /logout/all cut-off', () => {
     const fresh = await login(username)
     const iat = decodeJwt(fresh.access_token).payload.iat
     assert.ok(iat >= before && iat <= Math.floor(Date.now() / 1000), `iat ${iat} is now`)
-    await untilRevoked(old)
+    await untilRevoked(verifier, old)
     await verifier.verify(fresh.access_token)
   })
 })

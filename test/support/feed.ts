@@ -3,6 +3,7 @@
  * would: Server-Sent Events over real HTTP, parsed by hand so that the tests see every frame.
  */
 import assert from 'node:assert/strict'
+import { TokenRevoked } from '@tokenbooth/verify'
 
 export interface FeedEvent {
   id?: string
@@ -99,4 +100,25 @@ export const jtiOf = (token: string) => claim(token, 'jti')
 /** The highest event id among `events`. */
 export function maxId(events: readonly FeedEvent[]): number {
   return Math.max(0, ...events.filter((e) => e.id !== undefined).map((e) => Number(e.id)))
+}
+
+/**
+ * Resolves once `verifier` rejects `token` as revoked (the feed delivered its revocation); fails
+ * on any other error, or when the token is still accepted after 5 s.
+ */
+export async function untilRevoked(
+  verifier: { verify(token: string): Promise<unknown> },
+  token: string,
+): Promise<void> {
+  const deadline = Date.now() + 5_000
+  for (;;) {
+    try {
+      await verifier.verify(token)
+    } catch (error) {
+      assert.ok(error instanceof TokenRevoked, `expected TokenRevoked, got ${String(error)}`)
+      return
+    }
+    assert.ok(Date.now() < deadline, 'the old token is still accepted after 5 s')
+    await new Promise((r) => setTimeout(r, 20))
+  }
 }

@@ -18,6 +18,8 @@ import { loadConfig } from '../src/config.ts'
 import { registerClient } from '../src/domain/clients.ts'
 import { issueAccessToken } from '../src/domain/tokens.ts'
 import { createTokenServer, type TokenServer } from '../src/server.ts'
+import { untilRevoked } from '../../../test/support/feed.ts'
+import { signUp } from './inject.ts'
 
 const ISSUER = 'https://booth.test'
 const PASSWORD = 'same second passphrase'
@@ -78,28 +80,8 @@ describe('a login in the same second as a /logout/all cut-off (frozen clock)', (
   }
   const login = (username: string) => form({ grant_type: 'password', username, password: PASSWORD })
 
-  /** Resolves once the verifier rejects `token` as revoked (the feed delivered the cut-off). */
-  async function untilRevoked(token: string): Promise<void> {
-    const deadline = Date.now() + 5_000
-    for (;;) {
-      try {
-        await verifier.verify(token)
-      } catch (error) {
-        assert.ok(error instanceof TokenRevoked, `expected TokenRevoked, got ${String(error)}`)
-        return
-      }
-      assert.ok(Date.now() < deadline, 'the old token is still accepted after 5 s')
-      await new Promise((r) => setTimeout(r, 20))
-    }
-  }
-
   it('the login and its refresh in the cut-off second get iat = the next second, and the verifier accepts them', async () => {
-    const signup = await booth.app.inject({
-      method: 'POST',
-      url: '/signup',
-      payload: { username: 'same.second', password: PASSWORD },
-    })
-    assert.equal(signup.statusCode, 201, signup.body)
+    await signUp(booth.app, 'same.second', PASSWORD)
     const old = await login('same.second')
     await verifier.verify(old.access_token!)
 
@@ -114,7 +96,7 @@ describe('a login in the same second as a /logout/all cut-off (frozen clock)', (
       refresh_token: fresh.refresh_token!,
     })
 
-    await untilRevoked(old.access_token!)
+    await untilRevoked(verifier, old.access_token!)
     for (const [name, token] of [
       ['the login', fresh.access_token!],
       ['its refresh', refreshed.access_token!],
@@ -139,19 +121,14 @@ describe('a login in the same second as a /logout/all cut-off (frozen clock)', (
   })
 
   it('a login in a later second than the cut-off is stamped with its own second', async () => {
-    const signup = await booth.app.inject({
-      method: 'POST',
-      url: '/signup',
-      payload: { username: 'later.second', password: PASSWORD },
-    })
-    assert.equal(signup.statusCode, 201, signup.body)
+    await signUp(booth.app, 'later.second', PASSWORD)
     const old = await login('later.second')
     now = T0 + 10_800 // 900 ms into second S + 10
     await form({}, { authorization: `Bearer ${old.access_token}` })
     now += 200 // second S + 11
     const fresh = await login('later.second')
     assert.equal(payloadOf(fresh.access_token!).iat, SECOND + 11)
-    await untilRevoked(old.access_token!)
+    await untilRevoked(verifier, old.access_token!)
     await verifier.verify(fresh.access_token!)
   })
 })

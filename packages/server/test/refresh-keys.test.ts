@@ -24,6 +24,7 @@ import { hashRefreshToken, newRefreshToken } from '../src/domain/tokens.ts'
 import { ServiceUnavailable } from '../src/errors.ts'
 import { createTokenServer, type TokenServer } from '../src/server.ts'
 import { openStore } from '../src/store/open-store.ts'
+import { signUp } from './inject.ts'
 import { rotateToNewSecret } from './key-fixtures.ts'
 import type { ClientRecord, Store } from '../src/store/store.ts'
 
@@ -73,12 +74,7 @@ describe('the old access token of a refresh, signed by a key that left the JWKS'
     })
 
   it('is still checked by its signature, with the retired key, and refused when tampered', async () => {
-    const signup = await booth.app.inject({
-      method: 'POST',
-      url: '/signup',
-      payload: { username: 'idle.user', password: PASSWORD },
-    })
-    assert.equal(signup.statusCode, 201, signup.body)
+    await signUp(booth.app, 'idle.user', PASSWORD)
     const login = await form('/token', {
       grant_type: 'password',
       username: 'idle.user',

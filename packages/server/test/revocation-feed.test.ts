@@ -59,25 +59,44 @@ describe('revocation feed on PostgreSQL', () => {
     await db?.drop()
   })
 
-  it('publishes a late commit live, and a resume from a higher seq within the window gets it too', async () => {
-    let now = T0
-    const feed = createRevocationFeed({ store, clock: () => now, pollMs: 10 })
+  /** A feed on the store at the given clock, and the values it publishes live, in order. */
+  function follow(clock: () => number) {
+    const feed = createRevocationFeed({ store, clock, pollMs: 10 })
     const live: string[] = []
     const unsubscribe = feed.subscribe((entry) => live.push(entry.value))
+    return {
+      feed,
+      live,
+      stop() {
+        unsubscribe()
+        feed.close()
+      },
+    }
+  }
+
+  /** Another connection's transaction that has inserted a `sid` revocation (taken its seq), open. */
+  async function beginLateCommit(value: string, at: number) {
     const slow = new pg.Client({ connectionString: db.url })
     await slow.connect()
+    await slow.query('begin')
+    await slow.query(
+      `insert into revocations (kind, value, at, expires_at) values ('sid', $1, $2, $3)`,
+      [value, at, at + HOUR],
+    )
+    return { commit: () => slow.query('commit'), end: () => slow.end() }
+  }
+
+  it('publishes a late commit live, and a resume from a higher seq within the window gets it too', async () => {
+    let now = T0
+    const { feed, live, stop } = follow(() => now)
+    // The slow transaction takes its seq first and commits last.
+    const slow = await beginLateCommit('late', T0)
     try {
-      // The slow transaction takes its seq first and commits last.
-      await slow.query('begin')
-      await slow.query(
-        `insert into revocations (kind, value, at, expires_at) values ('sid', 'late', $1, $2)`,
-        [T0, T0 + HOUR],
-      )
       await store.revokeAccessToken('early', T0, T0 + HOUR)
       await until(() => live.includes('early'), 'the early entry')
       const early = await seqOf(store, 'early')
       now = T0 + 2_000
-      await slow.query('commit')
+      await slow.commit()
       await until(() => live.includes('late'), 'the late commit, published live')
       assert.ok((await seqOf(store, 'late')) < early)
       const resumed = await collect(feed.backlog(early))
@@ -92,25 +111,16 @@ describe('revocation feed on PostgreSQL', () => {
       assert.deepEqual((await collect(feed.backlog(early))).values, ['after'])
       assert.deepEqual(live, ['early', 'late', 'after'], 'each entry published once')
     } finally {
-      unsubscribe()
-      feed.close()
+      stop()
       await slow.end()
     }
   })
 
   it('an entry stamped far in the past (a lagging clock, a slow transaction) does not settle at first sight: a lower seq committing after it is still published', async () => {
     let now = T0 + 5 * 60_000
-    const feed = createRevocationFeed({ store, clock: () => now, pollMs: 10 })
-    const live: string[] = []
-    const unsubscribe = feed.subscribe((entry) => live.push(entry.value))
-    const slow = new pg.Client({ connectionString: db.url })
-    await slow.connect()
+    const { feed, live, stop } = follow(() => now)
+    const slow = await beginLateCommit('in-flight', now)
     try {
-      await slow.query('begin')
-      await slow.query(
-        `insert into revocations (kind, value, at, expires_at) values ('sid', 'in-flight', $1, $2)`,
-        [now, now + HOUR],
-      )
       // Written by an instance whose clock is an hour behind, or whose transaction read its clock
       // an hour before it committed: its `at` says nothing about when it committed.
       await store.revokeAccessToken('stamped-long-ago', now - HOUR, now + HOUR)
@@ -118,14 +128,13 @@ describe('revocation feed on PostgreSQL', () => {
       const stamped = await seqOf(store, 'stamped-long-ago')
       now += 2_000
       await new Promise((r) => setTimeout(r, 50)) // a few polls before the late commit
-      await slow.query('commit')
+      await slow.commit()
       await until(() => live.includes('in-flight'), 'the lower seq, committed late, published live')
       assert.ok((await seqOf(store, 'in-flight')) < stamped)
       const resumed = await collect(feed.backlog(stamped))
       assert.ok(resumed.values.includes('in-flight'), 'and a resume after the higher seq gets it')
     } finally {
-      unsubscribe()
-      feed.close()
+      stop()
       await slow.end()
     }
   })

@@ -2,27 +2,28 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely'
 import { DummyDriver, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely'
+import type { DatabaseIntrospector, DialectAdapter, QueryCompiler } from 'kysely'
 import { compileOnce } from '../../src/store/compile-once.ts'
 import type { Schema } from '../../src/store/schema.ts'
 
 // Query builders with no database behind them: only compile() is used here. The store's own
 // queries run against real SQLite and PostgreSQL in the conformance suite.
-const sqlite = new Kysely<Schema>({
-  dialect: {
-    createAdapter: () => new SqliteAdapter(),
-    createDriver: () => new DummyDriver(),
-    createIntrospector: (db) => new SqliteIntrospector(db),
-    createQueryCompiler: () => new SqliteQueryCompiler(),
-  },
-})
-const postgres = new Kysely<Schema>({
-  dialect: {
-    createAdapter: () => new PostgresAdapter(),
-    createDriver: () => new DummyDriver(),
-    createIntrospector: (db) => new PostgresIntrospector(db),
-    createQueryCompiler: () => new PostgresQueryCompiler(),
-  },
-})
+function compilerOnly(
+  Adapter: new () => DialectAdapter,
+  Introspector: new (db: Kysely<any>) => DatabaseIntrospector,
+  Compiler: new () => QueryCompiler,
+) {
+  return new Kysely<Schema>({
+    dialect: {
+      createAdapter: () => new Adapter(),
+      createDriver: () => new DummyDriver(),
+      createIntrospector: (db) => new Introspector(db),
+      createQueryCompiler: () => new Compiler(),
+    },
+  })
+}
+const sqlite = compilerOnly(SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler)
+const postgres = compilerOnly(PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler)
 
 describe('compileOnce', () => {
   for (const [name, qb] of [
