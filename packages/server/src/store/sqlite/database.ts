@@ -7,11 +7,6 @@
  * of the event loop runs inside one BEGIN … COMMIT, each in its own SAVEPOINT (a failing one rolls
  * back alone), and all of them resolve after the single COMMIT has reached the disk.
  *
- * Checkpoints: every 4,000 pages of WAL (16 MiB) instead of SQLite's 1,000. A checkpoint copies
- * each page written since the last one into the database file once, however many commits wrote
- * it, and syncs that file; the rotations' hot pages are rewritten by nearly every batch, so
- * rarer checkpoints copy fewer pages per commit (a commit of 16 rotations: 655 → 560 µs).
- *
  * Isolation: reads outside a transaction go to a second, read-only connection. A batch awaits
  * each transaction's function in turn, and other requests' promise callbacks run between those
  * awaits; on the writing connection their reads would see what the open batch has written and
@@ -44,7 +39,7 @@ export function openSqlite(path: string, options: SqliteOptions): SqlDatabase {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
   const db = new DatabaseSync(path)
   db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.synchronous};
-    PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA wal_autocheckpoint = 4000`)
+    PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000`)
   // after the writer: the file exists and is in WAL mode (a database property, kept in the file)
   const readerDb = new DatabaseSync(path, { readOnly: true })
   readerDb.exec('PRAGMA busy_timeout = 5000')
