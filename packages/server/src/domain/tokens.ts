@@ -88,7 +88,7 @@ function timePart(now: number): string {
   return Math.floor(now).toString(16).padStart(11, '0')
 }
 
-/** A new refresh token issued at `now`, prefixed so that secret scanners and humans can tell what leaked. */
+/** A refresh token issued at `now`; `tbr_` lets secret scanners and humans tell what leaked. */
 export function newRefreshToken(now: number): string {
   return `tbr_${timePart(now)}${randomPart()}`
 }
