@@ -44,6 +44,11 @@ export interface KeyStore {
    * the booth is down at startup).
    */
   whenLoaded(): Promise<boolean>
+  /**
+   * The issuer just answered another request (the revocation feed connected): with no set loaded
+   * yet, the next attempt of the first load starts now rather than at the end of its back-off.
+   */
+  issuerReachable(): void
   /** After a `TokenKeyUnknown`: resolves true if a (possibly shared) refetch now knows `kid`. */
   refetchFor(kid: string): Promise<boolean>
   /** Resolves once a set is loaded; rejects on a misconfiguration (issuer mismatch) or close. */
@@ -170,6 +175,12 @@ export function createKeyStore(options: KeyStoreOptions): KeyStore {
       // no second call per request while this one runs; load() sets the real time when it ends
       staleAt = clock() + cooldownMs
       void fetchOnce()
+    },
+    issuerReachable() {
+      // no timer: the set is loaded, a load is in flight, or the store is closed
+      if (retryTimer === undefined) return
+      clearTimeout(retryTimer)
+      void loadInitially(FIRST_RETRY_MS)
     },
     whenLoaded() {
       if (keys !== undefined) return TRUE

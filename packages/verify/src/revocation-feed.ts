@@ -33,6 +33,8 @@ export interface FeedOptions {
   staleAfterMs: number
   revocations: RevocationList
   emit: (event: VerifierEvent) => void
+  /** Called each time a connection is accepted (200, an event stream): the booth is up. */
+  onConnected?: () => void
 }
 
 export interface RevocationFeed {
@@ -172,6 +174,7 @@ export function createRevocationFeed(options: FeedOptions): RevocationFeed {
       return 'ended'
     }
     emit({ type: 'feed.connected', url })
+    options.onConnected?.()
     const parser = createSseParser({
       event: onEvent,
       retry: (ms) => {

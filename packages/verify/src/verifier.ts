@@ -146,6 +146,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
           staleAfterMs: revocation.staleAfterMs,
           revocations,
           emit,
+          // a service started while the booth was down gets its keys as soon as the booth is back
+          onConnected: () => keyStore.issuerReachable(),
         })
   // the feed whose liveness gates every verify, under fail-closed only
   const gate = revocation?.policy === 'fail-closed' ? feed : undefined

@@ -193,6 +193,23 @@ describe('revocation feed', () => {
     assert.equal(issuer.lastEventIds[1], '1')
   })
 
+
+  test('started while the keys are unreachable: they load when the feed reconnects, not at the end of their back-off', async () => {
+    // a service (re)started while the booth was down: /healthz says `starting` until it has keys,
+    // and with no traffic nothing else would try before the back-off (up to the cooldown) ends
+    const { issuer, verifier, events } = await setup({ staleAfterMs: 5_000 }, {}, { down: true })
+    // the first load backs off 0.25, 0.5, 1, 2, then 4 s between attempts
+    await waitFor(() => issuer.counts.discovery >= 5, 10_000, 'five failed attempts')
+    assert.equal(verifier.status().keys, 0)
+    const attempts = issuer.counts.discovery
+    issuer.down = false
+    issuer.endFeeds() // the booth is back: the feed reconnects at once (retry: 50)
+    await waitFor(() => verifier.status().keys > 0, 2_000, 'keys soon after the reconnect')
+    assert.equal(issuer.counts.discovery, attempts + 1, 'one attempt, started by the reconnect')
+    assert.equal(events.filter((e) => e.type === 'feed.connected').length, 2)
+    await verifier.ready()
+    assert.equal((await verifier.verify(await issuer.sign())).sub, 'user-1')
+  })
   test('before the first backlog, verify waits for it: a token revoked before the start is never accepted', async () => {
     // the attack: a service (re)starts, its keys load before the feed's snapshot; without the
     // wait, a fail-open verifier would accept a token whose session was revoked long ago
