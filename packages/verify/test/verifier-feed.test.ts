@@ -193,7 +193,6 @@ describe('revocation feed', () => {
     assert.equal(issuer.lastEventIds[1], '1')
   })
 
-
   test('started while the keys are unreachable: they load when the feed reconnects, not at the end of their back-off', async () => {
     // a service (re)started while the booth was down: /healthz says `starting` until it has keys,
     // and with no traffic nothing else would try before the back-off (up to the cooldown) ends
