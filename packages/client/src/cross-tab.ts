@@ -68,6 +68,11 @@ function parseMessage(data: unknown): TabMessage | undefined {
   }
 }
 
+/** The probe a tab posts to itself; other tabs drop it like any message they do not know. */
+const CATCH_UP = 'tokenbooth:catch-up'
+// A channel that never echoes (it cannot, short of a broken runtime) must not hold a refresh
+const CATCH_UP_TIMEOUT_MS = 250
+
 /** Options of {@link createCoordinator}. */
 export interface CoordinatorOptions {
   /** Use the lock and the channel; when false, every method is a local no-op. */
@@ -98,10 +103,14 @@ export function createCoordinator(options: CoordinatorOptions) {
     )
   }
   let channel: BroadcastChannel | undefined
+  const probes = new Map<string, () => void>()
+  let probeCount = 0
   if (options.enabled && typeof BroadcastChannel === 'function') {
     channel = new BroadcastChannel(options.name)
     ;(channel as { unref?: () => void }).unref?.()
     channel.onmessage = (event: MessageEvent) => {
+      const data = event.data as { type?: unknown; id?: unknown } | null
+      if (data?.type === CATCH_UP) return void probes.get(data.id as string)?.()
       const message = parseMessage(event.data)
       if (message !== undefined) options.onMessage(message)
     }
@@ -115,9 +124,32 @@ export function createCoordinator(options: CoordinatorOptions) {
     post(message: TabMessage): void {
       channel?.postMessage(message)
     },
+    /**
+     * Resolves once the messages other tabs posted before this call have been handled here: a
+     * round trip of a probe through the channel, behind them. A tab granted the lock right after
+     * another one refreshed can otherwise run before that tab's `refreshed` message arrives.
+     */
+    catchUp(): Promise<void> {
+      const receiver = channel
+      if (receiver === undefined) return Promise.resolve()
+      const id = `${Date.now()}-${++probeCount}`
+      return new Promise<void>((resolve) => {
+        const sender = new BroadcastChannel(options.name)
+        const done = () => {
+          clearTimeout(timer)
+          probes.delete(id)
+          sender.close()
+          resolve()
+        }
+        const timer = setTimeout(done, CATCH_UP_TIMEOUT_MS)
+        probes.set(id, done)
+        sender.postMessage({ type: CATCH_UP, id })
+      })
+    },
     close(): void {
       channel?.close()
       channel = undefined
+      for (const done of [...probes.values()]) done()
     },
   }
 }

@@ -144,10 +144,21 @@ export function createSession(options: SessionOptions) {
 
   /** Inside the lock: use what another tab stored if it will do, else refresh at the booth. */
   async function refreshLocked(seen: StoredTokens, seenEpoch: number, force: boolean) {
+    // Cookie mode learns of another tab's refresh only by its message, which may still be on its
+    // way when the lock comes to this tab: let it arrive before judging what memory holds.
+    if (endpoint.mode === 'cookie') await tabs.catchUp()
     if (epoch !== seenEpoch) return afterEpochChange(seenEpoch)
     const stored = await readStorage()
     if (epoch !== seenEpoch) return afterEpochChange(seenEpoch)
-    if (stored === undefined) {
+    // Cookie mode: memory may be newer than a per-tab storage, or its only record, since messages
+    // update memory only; the cookies themselves are the browser's, and the booth judges them.
+    const basis =
+      tokens?.delivery === 'cookie' &&
+      (stored === undefined ||
+        (sameSession(stored, tokens) && tokens.obtainedAt > stored.obtainedAt))
+        ? tokens
+        : stored
+    if (basis === undefined) {
       // Another tab sharing this storage ended the session (its message has not arrived yet).
       await end(
         { expired: new SessionExpired({ errorDescription: 'the session ended in another tab' }) },
@@ -156,11 +167,6 @@ export function createSession(options: SessionOptions) {
       return afterEpochChange(seenEpoch)
     }
     const now = clock()
-    // Memory may be newer than a per-tab storage in cookie mode (messages update memory only).
-    const basis =
-      tokens !== undefined && sameSession(stored, tokens) && tokens.obtainedAt > stored.obtainedAt
-        ? tokens
-        : stored
     const otherTabRefreshed =
       sameSession(basis, seen) &&
       changed(basis, seen) &&

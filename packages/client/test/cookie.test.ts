@@ -265,4 +265,30 @@ describe('cookie mode', () => {
     tabA.close()
     tabB.close()
   })
+
+  it('two tabs with their own memory refresh once: the lock can reach the second before the first one’s message', async () => {
+    // Only the BroadcastChannel message tells tab B of A's refresh, and here (as in a loaded
+    // browser) the lock is handed to B before that message is delivered
+    const b = browser(fx.booth.url)
+    const clock = shiftedClock()
+    const options = { clock: clock.now, refreshMargin: 3, lockName: `cookie-tabs-${++lockNames}` }
+    const tabA = cookieClient(b, options)
+    const tabB = cookieClient(b, options)
+    await tabA.login(await signUp(fx.booth), PASSWORD)
+    for (let i = 0; !(await tabB.isSignedIn()); i++) {
+      assert.ok(i < 100, 'tab B hears of the login')
+      await sleep(10)
+    }
+    const before = fx.front.refreshRequests
+    clock.advance(8_000)
+    const [a, bResponse] = await Promise.all([
+      tabA.fetch(`${fx.issuer}/userinfo`),
+      tabB.fetch(`${fx.issuer}/userinfo`),
+    ])
+    assert.equal(a.status, 200)
+    assert.equal(bResponse.status, 200)
+    assert.equal(fx.front.refreshRequests - before, 1, 'one refresh between the two tabs')
+    tabA.close()
+    tabB.close()
+  })
 })
