@@ -34,6 +34,12 @@ export interface VerifyHttpOptions {
   facts: MachineFacts
   /** Measured rounds per scenario; scenarios of one framework take turns, round by round. */
   rounds: number
+  /**
+   * Server processes per scenario; its rounds go to each in turn. Two processes running the same
+   * code differ by up to ~10 % in CPU per request here (memory layout, where their pages landed),
+   * which one process per scenario would book as a difference between scenarios.
+   */
+  processes: number
   /** Seconds per measured round. */
   roundSeconds: number
   /** Seconds of the one measured cold run (a new token every request). */
@@ -179,13 +185,14 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
-/** One load against one server: how to send it, and whose CPU to count. */
+/** One load against its servers (identical processes): how to send it, and whose CPU to count. */
 interface Target {
   framework: Framework
   variant: Variant
   load: Load
-  server: RunningServer
-  headers: Record<string, string>
+  servers: RunningServer[]
+  /** Per server: a session cookie belongs to the process whose store made it. */
+  headers: Record<string, string>[]
   storePids: number[]
   storeNote?: string
   rounds: Round[]
@@ -231,14 +238,19 @@ export async function runVerifyHttp(options: VerifyHttpOptions): Promise<HttpRow
     )
   }
 
-  const run = (target: Target, seconds: number, tokens?: { file: string; offset: number }) =>
+  const run = (
+    target: Target,
+    index: number,
+    seconds: number,
+    tokens?: { file: string; offset: number },
+  ) =>
     runWrk({
-      url: target.server.url,
+      url: target.servers[index]!.url,
       connections: options.connections,
       pin: loaderPin,
       clockTicks: facts.clockTicks,
       seconds,
-      ...(tokens === undefined ? { headers: target.headers } : { tokens }),
+      ...(tokens === undefined ? { headers: target.headers[index]! } : { tokens }),
     })
 
   const rows: HttpRow[] = []
@@ -256,15 +268,21 @@ export async function runVerifyHttp(options: VerifyHttpOptions): Promise<HttpRow
           redisUrl: redis.url,
           pgUrl: database?.url,
         }
-        const server = await startServer(plan, serverPin)
-        servers.push(server)
+        const started: RunningServer[] = []
+        for (let i = 0; i < options.processes; i++) {
+          started.push(await startServer(plan, serverPin))
+        }
+        servers.push(...started)
         for (const load of loads) {
-          const headers = load === 'session' ? { Cookie: await sessionCookie(server.url) } : bearer
+          const headers = []
+          for (const server of started) {
+            headers.push(load === 'session' ? { Cookie: await sessionCookie(server.url) } : bearer)
+          }
           targets.push({
             framework: group.framework,
             variant,
             load,
-            server,
+            servers: started,
             headers,
             storePids: [],
             rounds: [],
@@ -275,7 +293,9 @@ export async function runVerifyHttp(options: VerifyHttpOptions): Promise<HttpRow
       const paired = targets.filter((t) => t.load !== 'new token')
       process.stderr.write(`  ${group.framework}: warming up ${paired.length} servers …\n`)
       for (const target of paired) {
-        target.wrk.push(await run(target, options.warmupSeconds))
+        for (let i = 0; i < target.servers.length; i++) {
+          target.wrk.push(await run(target, i, options.warmupSeconds))
+        }
         if (target.variant === 'session-redis') {
           target.storePids = [redis.pid]
           target.storeNote = 'redis-server'
@@ -296,10 +316,13 @@ export async function runVerifyHttp(options: VerifyHttpOptions): Promise<HttpRow
         for (let i = 0; i < paired.length; i++) {
           // the order rotates every round, so that a noisy stretch does not always hit one scenario
           const target = paired[(i + round) % paired.length]!
+          // and each scenario's processes take turns
+          const index = round % target.servers.length
+          const pid = target.servers[index]!.pid
           await findBackends(target)
-          const before = [ticksOf([target.server.pid]), ticksOf(target.storePids)]
-          const wrk = await run(target, options.roundSeconds)
-          const after = [ticksOf([target.server.pid]), ticksOf(target.storePids)]
+          const before = [ticksOf([pid]), ticksOf(target.storePids)]
+          const wrk = await run(target, index, options.roundSeconds)
+          const after = [ticksOf([pid]), ticksOf(target.storePids)]
           target.wrk.push(wrk)
           target.rounds.push({
             requests: wrk.requests,
@@ -312,15 +335,16 @@ export async function runVerifyHttp(options: VerifyHttpOptions): Promise<HttpRow
       for (const target of targets.filter((t) => t.load === 'new token')) {
         process.stderr.write(`  ${group.framework}: a new token every request …\n`)
         // the warm-up takes tokens from the start of the pool, the measured run from a third in
-        target.wrk.push(await run(target, options.warmupSeconds, { file: poolFile, offset: 0 }))
-        const before = ticksOf([target.server.pid])
+        target.wrk.push(await run(target, 0, options.warmupSeconds, { file: poolFile, offset: 0 }))
+        const pid = target.servers[0]!.pid
+        const before = ticksOf([pid])
         const offset = Math.floor(pool.length / 3)
-        const wrk = await run(target, options.coldSeconds, { file: poolFile, offset })
+        const wrk = await run(target, 0, options.coldSeconds, { file: poolFile, offset })
         target.wrk.push(wrk)
         target.rounds.push({
           requests: wrk.requests,
           seconds: wrk.seconds,
-          serverTicks: ticksOf([target.server.pid]) - before,
+          serverTicks: ticksOf([pid]) - before,
           storeTicks: 0,
         })
       }

@@ -40,6 +40,7 @@ export function verifyOptions(facts: MachineFacts, quick: boolean): VerifySuiteO
         inProcess: { warmupMs: 100, roundMs: 60, rounds: 3 },
         http: {
           rounds: 2,
+          processes: 1,
           roundSeconds: 1,
           coldSeconds: 2,
           warmupSeconds: 1,
@@ -55,6 +56,8 @@ export function verifyOptions(facts: MachineFacts, quick: boolean): VerifySuiteO
         http: {
           // many short rounds, taking turns: this VM's CPU speed drifts by ±30 % within seconds
           rounds: 12,
+          // 4 rounds on each of 3 processes per scenario
+          processes: 3,
           roundSeconds: 1,
           coldSeconds: 8,
           warmupSeconds: 2,
