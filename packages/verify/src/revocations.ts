@@ -29,6 +29,12 @@ export interface RevocationList {
   apply(entry: RevocationEntry, now: number): boolean
   /** Throws `TokenRevoked` if any entry matches the claims. */
   check(claims: AccessTokenClaims): void
+  /**
+   * Goes up with every entry applied, so that claims which passed `check` at one version pass
+   * again at any later moment of the same version: nothing else can revoke them (`iat`, `sid`,
+   * `jti` and `sub` never change, and pruning only removes entries).
+   */
+  readonly version: number
   /** Drops the entries whose `expires_at` is at or before `now`. */
   prune(now: number): void
   readonly size: number
@@ -44,11 +50,13 @@ export function createRevocationList(): RevocationList {
   const sids = new Map<string, number>() // sid → expires_at
   const jtis = new Map<string, number>() // jti → expires_at
   const subs = new Map<string, Cutoff>() // sub → latest cut-off
+  let version = 0
 
   return {
     apply(entry, now) {
       const { kind, value, at, expires_at: expiresAt } = entry
       if (expiresAt <= now) return false
+      version++
       if (kind === 'sub') {
         const cutoff = subs.get(value)
         if (cutoff === undefined) subs.set(value, { at, expiresAt })
@@ -84,6 +92,10 @@ export function createRevocationList(): RevocationList {
       for (const [key, expiresAt] of sids) if (expiresAt <= now) sids.delete(key)
       for (const [key, expiresAt] of jtis) if (expiresAt <= now) jtis.delete(key)
       for (const [key, cutoff] of subs) if (cutoff.expiresAt <= now) subs.delete(key)
+    },
+
+    get version() {
+      return version
     },
 
     get size() {

@@ -1,7 +1,8 @@
 import type { AccessTokenClaims } from './claims.ts'
 
 /**
- * A bounded cache of verified tokens: full token string → its frozen claims.
+ * A bounded cache of verified tokens: full token string → its frozen claims, and the version of
+ * the revocation list they were last checked against.
  *
  * It is an approximate LRU built from two generations of `Map` (the scheme of quick-lru and
  * hashlru): new entries go into `current`; when `current` holds half the budget it becomes
@@ -12,8 +13,9 @@ import type { AccessTokenClaims } from './claims.ts'
  * It does NOT check `exp` or revocation: the verifier does both on every hit.
  */
 export interface TokenCache {
-  get(token: string): AccessTokenClaims | undefined
-  set(token: string, claims: AccessTokenClaims): void
+  get(token: string): CacheEntry | undefined
+  /** Stores the claims (unless the cache is disabled) and returns their entry either way. */
+  set(token: string, claims: AccessTokenClaims, checked: number): CacheEntry
   delete(token: string): void
   clear(): void
   readonly size: number
@@ -26,19 +28,22 @@ export interface TokenCache {
 // verified tokens are ever stored, so nobody can evict an entry without a valid token.
 const KEY_CHARS = 16
 
-interface Entry {
-  token: string
-  claims: AccessTokenClaims
+/** What the cache holds for one token. */
+export interface CacheEntry {
+  readonly token: string
+  readonly claims: AccessTokenClaims
+  /** The revocation list's `version` when `claims` last passed its check; the verifier's to set. */
+  checked: number
 }
 
 /** Creates a {@link TokenCache} holding at most `maxEntries` tokens (0 disables caching). */
 export function createTokenCache(maxEntries: number): TokenCache {
   // each generation holds at most ⌈max/2⌉; both together at most max (see store)
   const generation = Math.ceil(maxEntries / 2)
-  let current = new Map<string, Entry>()
-  let previous = new Map<string, Entry>()
+  let current = new Map<string, CacheEntry>()
+  let previous = new Map<string, CacheEntry>()
 
-  function store(key: string, entry: Entry): void {
+  function store(key: string, entry: CacheEntry): void {
     if (generation === 0) return
     current.set(key, entry)
     // rotate as soon as current is full: previous ≤ g, current ≤ g - 1, so the total ≤ 2g - 1 ≤ max
@@ -52,17 +57,19 @@ export function createTokenCache(maxEntries: number): TokenCache {
     get(token) {
       const key = token.slice(-KEY_CHARS)
       const hit = current.get(key)
-      if (hit !== undefined) return hit.token === token ? hit.claims : undefined
+      if (hit !== undefined) return hit.token === token ? hit : undefined
       const old = previous.get(key)
       if (old === undefined || old.token !== token) return undefined
       previous.delete(key)
       store(key, old)
-      return old.claims
+      return old
     },
-    set(token, claims) {
+    set(token, claims, checked) {
+      const entry: CacheEntry = { token, claims, checked }
       const key = token.slice(-KEY_CHARS)
       previous.delete(key) // one entry per key across both generations
-      store(key, { token, claims })
+      store(key, entry)
+      return entry
     },
     delete(token) {
       const key = token.slice(-KEY_CHARS)

@@ -176,13 +176,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
       throw NO_BACKLOG
     }
     if (now >= keyStore.staleAt) keyStore.refresh()
-    let claims = cache.get(token)
-    if (claims === undefined) {
+    let entry = cache.get(token)
+    if (entry === undefined) {
       const keys = keyStore.keys
       if (keys === undefined) throw NO_KEYS
-      claims = freezeClaims(verifyWithOptions(token, keys, verifyOptions))
-      cache.set(token, claims)
-    } else if (now > claims.exp * 1000 + toleranceMs) {
+      // -1: never checked, whatever the list's version
+      entry = cache.set(token, freezeClaims(verifyWithOptions(token, keys, verifyOptions)), -1)
+    } else if (now > entry.claims.exp * 1000 + toleranceMs) {
       // the same bound as verifyAccessToken: accepted up to and including exp + tolerance
       cache.delete(token)
       throw new TokenExpired('token has expired')
@@ -190,8 +190,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (gate !== undefined && !gate.isLive(now)) {
       throw new VerifierUnavailable('the revocation feed is not live and the policy is fail-closed')
     }
-    revocations.check(claims)
-    return claims
+    // a token seen again since no revocation arrived needs no lookups: nothing can revoke it
+    const version = revocations.version
+    if (entry.checked !== version) {
+      revocations.check(entry.claims)
+      entry.checked = version
+    }
+    return entry.claims
   }
 
   // One wait shared by every early caller: the first backlog, the deadline, or the feed failing

@@ -67,6 +67,26 @@ describe('revocation list', () => {
     assert.equal(list.size, 0)
   })
 
+  test('version goes up with every entry applied, of any kind, and only then', () => {
+    // the verifier skips the lookups for a cached token checked at the current version: an
+    // entry that could revoke something without moving it would let that token through
+    const list = createRevocationList()
+    const seen = [list.version]
+    for (const kind of ['sid', 'jti', 'sub', 'sub'] as const) {
+      list.apply({ kind, value: 'v', at: T * 1000 + seen.length, expires_at: far }, T * 1000)
+      seen.push(list.version)
+    }
+    assert.ok(
+      seen.every((v, i) => i === 0 || v > seen[i - 1]!),
+      `strictly increasing: ${seen.join(', ')}`,
+    )
+    const before = list.version
+    assert.equal(list.apply({ kind: 'sid', value: 'old', at: 0, expires_at: 10 }, 10), false)
+    list.check(claims({ sub: 'bob', sid: 's9', jti: 'j9' }))
+    list.prune(far)
+    assert.equal(list.version, before, 'an expired entry, a check and pruning revoke nothing')
+  })
+
   test('parseRevocation accepts exactly the protocol shape', () => {
     assert.deepEqual(
       parseRevocation('{"kind":"sid","value":"s","at":1,"expires_at":2,"extra":true}'),

@@ -13,7 +13,7 @@ import type {
 } from 'fastify'
 import type { AccessTokenClaims } from '../claims.ts'
 import type { Verifier } from '../verifier.ts'
-import { adapterOptions, authorize, describeAuthError } from './respond.ts'
+import { adapterOptions, authorizeNow, describeAuthError } from './respond.ts'
 import type { AdapterOptions } from './respond.ts'
 
 declare module 'fastify' {
@@ -51,6 +51,12 @@ export function requireAuth(
   options: AdapterOptions = {},
 ): preHandlerHookHandler {
   const { scopes, realm } = adapterOptions(options)
+  // once per requireAuth(), not per request: a request that passes allocates no callback
+  const fail = (error: unknown, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    const answer = describeAuthError(error, realm)
+    if (answer === undefined) return done(error as Error)
+    void reply.code(answer.status).headers(answer.headers).send(answer.body)
+  }
   // callback style: no extra promise per request, and no done() after answering (Fastify's rule);
   // a token the verifier answers for at once calls done() synchronously (verifyRequestNow)
   return function tokenboothAuth(
@@ -58,19 +64,24 @@ export function requireAuth(
     reply: FastifyReply,
     done: HookHandlerDoneFunction,
   ): void {
-    authorize(
-      verifier,
-      request.raw.rawHeaders, // what the client sent: a second Authorization header shows
-      scopes,
-      (claims) => {
-        request.auth = claims
-        done()
-      },
-      (error) => {
-        const answer = describeAuthError(error, realm)
-        if (answer === undefined) return done(error as Error)
-        void reply.code(answer.status).headers(answer.headers).send(answer.body)
-      },
-    )
+    let claims: AccessTokenClaims | Promise<AccessTokenClaims>
+    try {
+      // what the client sent: a second Authorization header shows
+      claims = authorizeNow(verifier, request.raw.rawHeaders, scopes)
+    } catch (error) {
+      return fail(error, reply, done)
+    }
+    if (claims instanceof Promise) {
+      claims.then(
+        (verified) => {
+          request.auth = verified
+          done()
+        },
+        (error: unknown) => fail(error, reply, done),
+      )
+      return
+    }
+    request.auth = claims
+    done()
   }
 }

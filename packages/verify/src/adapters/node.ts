@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AccessTokenClaims } from '../claims.ts'
 import type { Verifier } from '../verifier.ts'
-import { adapterOptions, authorize, describeAuthError } from './respond.ts'
+import { adapterOptions, authorizeNow, describeAuthError } from './respond.ts'
 import type { AdapterOptions } from './respond.ts'
 
 /**
@@ -84,43 +84,58 @@ export function protect(
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const { scopes, realm } = adapterOptions(options)
   const { onError } = options
+
+  // Once per protect(), not per request: a request that passes allocates no callback
+  function pass(req: IncomingMessage, res: ServerResponse, claims: AccessTokenClaims): void {
+    const authed = req as AuthenticatedRequest
+    authed.auth = claims
+    let outcome: unknown
+    try {
+      outcome = handler(authed, res, claims)
+    } catch (error) {
+      return serverError(res, error)
+    }
+    // a thenable from an async handler: its rejection is ours to report, not the process's
+    if (typeof (outcome as PromiseLike<unknown> | undefined)?.then === 'function') {
+      ;(outcome as PromiseLike<unknown>).then(undefined, (error: unknown) =>
+        serverError(res, error),
+      )
+    }
+  }
+
+  function fail(res: ServerResponse, error: unknown): void {
+    const answer = describeAuthError(error, realm)
+    if (answer !== undefined) {
+      res.writeHead(answer.status, answer.headers).end(answer.body)
+      return
+    }
+    serverError(res, error)
+  }
+
+  function serverError(res: ServerResponse, error: unknown): void {
+    if (!res.headersSent) {
+      res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"server_error"}')
+    } else if (!res.writableEnded) {
+      // a half-sent answer must not look complete: drop the connection instead of ending it
+      res.destroy()
+    }
+    onError?.(error)
+  }
+
   return (req, res) => {
-    // rawHeaders, not headers: node:http builds req.headers on first use, and nothing else here
-    // needs it; the raw list also shows a second Authorization header (credentials.ts)
-    authorize(verifier, req.rawHeaders, scopes, pass, fail)
-
-    function pass(claims: AccessTokenClaims): void {
-      const authed = req as AuthenticatedRequest
-      authed.auth = claims
-      let outcome: unknown
-      try {
-        outcome = handler(authed, res, claims)
-      } catch (error) {
-        return serverError(error)
-      }
-      // a thenable from an async handler: its rejection is ours to report, not the process's
-      if (typeof (outcome as PromiseLike<unknown> | undefined)?.then === 'function') {
-        ;(outcome as PromiseLike<unknown>).then(undefined, serverError)
-      }
+    let claims: AccessTokenClaims | Promise<AccessTokenClaims>
+    try {
+      // rawHeaders, not headers: node:http builds req.headers on first use, and nothing else here
+      // needs it; the raw list also shows a second Authorization header (credentials.ts)
+      claims = authorizeNow(verifier, req.rawHeaders, scopes)
+    } catch (error) {
+      return fail(res, error)
     }
-
-    function fail(error: unknown): void {
-      const answer = describeAuthError(error, realm)
-      if (answer !== undefined) {
-        res.writeHead(answer.status, answer.headers).end(answer.body)
-        return
-      }
-      serverError(error)
-    }
-
-    function serverError(error: unknown): void {
-      if (!res.headersSent) {
-        res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"server_error"}')
-      } else if (!res.writableEnded) {
-        // a half-sent answer must not look complete: drop the connection instead of ending it
-        res.destroy()
-      }
-      onError?.(error)
-    }
+    if (claims instanceof Promise) {
+      claims.then(
+        (verified) => pass(req, res, verified),
+        (error: unknown) => fail(res, error),
+      )
+    } else pass(req, res, claims)
   }
 }

@@ -173,45 +173,37 @@ export function adapterOptions(options: AdapterOptions = {}): { scopes: string[]
 }
 
 /**
- * The step every callback-style adapter takes: verifies the request's credentials, requires
- * `scopes`, then calls `pass(claims)` or `fail(error)` (exactly one of them, once). When the
- * verifier can answer at once (`verifyRequestNow`: keys loaded, kid known) that happens before
- * this returns, with no promise in between; otherwise once the keys have loaded. `pass` runs
- * outside any try: what it throws is the framework's to handle, not an authentication failure.
+ * The step every callback-style adapter takes: the request's claims with every one of `scopes`,
+ * or the authentication failure thrown. When the verifier can answer at once
+ * (`verifyRequestNow`: keys loaded, kid known) the claims come back as they are, so that the
+ * adapter calls on with no promise in between and no callback allocated for the request;
+ * otherwise a promise, settled once the keys have loaded, that rejects with the failure.
  *
  * @example
  * ```ts
- * authorize(verifier, req.rawHeaders, ['cart:read'], (claims) => next(claims), (error) => reply(error))
+ * let claims
+ * try {
+ *   claims = authorizeNow(verifier, req.rawHeaders, ['cart:read'])
+ * } catch (error) {
+ *   return reply(error)
+ * }
+ * if (claims instanceof Promise) claims.then(next, reply)
+ * else next(claims)
  * ```
  */
-export function authorize(
+export function authorizeNow(
   verifier: Verifier,
   headers: RequestHeaders,
   scopes: readonly string[],
-  pass: (claims: AccessTokenClaims) => void,
-  fail: (error: unknown) => void,
-): void {
-  let result: AccessTokenClaims | Promise<AccessTokenClaims>
-  try {
-    result = verifier.verifyRequestNow(headers)
-  } catch (error) {
-    return fail(error)
+): AccessTokenClaims | Promise<AccessTokenClaims> {
+  const result = verifier.verifyRequestNow(headers)
+  if (result instanceof Promise) {
+    return scopes.length === 0 ? result : result.then((claims) => withScopes(claims, scopes))
   }
-  if (result instanceof Promise)
-    result.then((claims) => checkScopes(claims, scopes, pass, fail), fail)
-  else checkScopes(result, scopes, pass, fail)
+  return withScopes(result, scopes)
 }
 
-function checkScopes(
-  claims: AccessTokenClaims,
-  scopes: readonly string[],
-  pass: (claims: AccessTokenClaims) => void,
-  fail: (error: unknown) => void,
-): void {
-  try {
-    if (scopes.length !== 0) requireScope(claims, ...scopes)
-  } catch (error) {
-    return fail(error)
-  }
-  pass(claims)
+function withScopes(claims: AccessTokenClaims, scopes: readonly string[]): AccessTokenClaims {
+  if (scopes.length !== 0) requireScope(claims, ...scopes)
+  return claims
 }
