@@ -7,7 +7,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import type { AccessTokenClaims } from '../claims.ts'
 import type { Verifier } from '../verifier.ts'
-import { adapterOptions, authorizeNow, describeAuthError } from './respond.ts'
+import { adapterOptions, authorize, describeAuthError } from './respond.ts'
 import type { AdapterOptions } from './respond.ts'
 
 declare global {
@@ -46,31 +46,18 @@ declare global {
 export function requireAuth(verifier: Verifier, options: AdapterOptions = {}): RequestHandler {
   const { scopes, realm } = adapterOptions(options)
   // once per requireAuth(), not per request: a request that passes allocates no callback
-  const fail = (error: unknown, res: Response, next: NextFunction): void => {
+  const pass = (claims: AccessTokenClaims, req: Request, _res: Response, next: NextFunction) => {
+    req.auth = claims
+    next()
+  }
+  const fail = (error: unknown, _req: Request, res: Response, next: NextFunction): void => {
     const answer = describeAuthError(error, realm)
     if (answer === undefined) return next(error)
     // node:http's own API: Express's res.status().set().send() would compute an ETag for nothing
     res.writeHead(answer.status, answer.headers).end(answer.body)
   }
   return (req: Request, res: Response, next: NextFunction): void => {
-    let claims: AccessTokenClaims | Promise<AccessTokenClaims>
-    try {
-      // what the client sent: a second Authorization header shows (credentials.ts)
-      claims = authorizeNow(verifier, req.rawHeaders, scopes)
-    } catch (error) {
-      return fail(error, res, next)
-    }
-    if (claims instanceof Promise) {
-      claims.then(
-        (verified) => {
-          req.auth = verified
-          next()
-        },
-        (error: unknown) => fail(error, res, next),
-      )
-      return
-    }
-    req.auth = claims
-    next()
+    // what the client sent: a second Authorization header shows (credentials.ts)
+    authorize(verifier, req.rawHeaders, scopes, pass, fail, req, res, next)
   }
 }

@@ -13,7 +13,7 @@ import type {
 } from 'fastify'
 import type { AccessTokenClaims } from '../claims.ts'
 import type { Verifier } from '../verifier.ts'
-import { adapterOptions, authorizeNow, describeAuthError } from './respond.ts'
+import { adapterOptions, authorize, describeAuthError } from './respond.ts'
 import type { AdapterOptions } from './respond.ts'
 
 declare module 'fastify' {
@@ -52,7 +52,21 @@ export function requireAuth(
 ): preHandlerHookHandler {
   const { scopes, realm } = adapterOptions(options)
   // once per requireAuth(), not per request: a request that passes allocates no callback
-  const fail = (error: unknown, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+  const pass = (
+    claims: AccessTokenClaims,
+    request: FastifyRequest,
+    _reply: FastifyReply,
+    done: HookHandlerDoneFunction,
+  ) => {
+    request.auth = claims
+    done()
+  }
+  const fail = (
+    error: unknown,
+    _request: FastifyRequest,
+    reply: FastifyReply,
+    done: HookHandlerDoneFunction,
+  ): void => {
     const answer = describeAuthError(error, realm)
     if (answer === undefined) return done(error as Error)
     void reply.code(answer.status).headers(answer.headers).send(answer.body)
@@ -64,24 +78,7 @@ export function requireAuth(
     reply: FastifyReply,
     done: HookHandlerDoneFunction,
   ): void {
-    let claims: AccessTokenClaims | Promise<AccessTokenClaims>
-    try {
-      // what the client sent: a second Authorization header shows
-      claims = authorizeNow(verifier, request.raw.rawHeaders, scopes)
-    } catch (error) {
-      return fail(error, reply, done)
-    }
-    if (claims instanceof Promise) {
-      claims.then(
-        (verified) => {
-          request.auth = verified
-          done()
-        },
-        (error: unknown) => fail(error, reply, done),
-      )
-      return
-    }
-    request.auth = claims
-    done()
+    // what the client sent: a second Authorization header shows
+    authorize(verifier, request.raw.rawHeaders, scopes, pass, fail, request, reply, done)
   }
 }

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AccessTokenClaims } from '../claims.ts'
 import type { Verifier } from '../verifier.ts'
-import { adapterOptions, authorizeNow, describeAuthError } from './respond.ts'
+import { adapterOptions, authorize, describeAuthError } from './respond.ts'
 import type { AdapterOptions } from './respond.ts'
 
 /**
@@ -86,7 +86,7 @@ export function protect(
   const { onError } = options
 
   // Once per protect(), not per request: a request that passes allocates no callback
-  function pass(req: IncomingMessage, res: ServerResponse, claims: AccessTokenClaims): void {
+  function pass(claims: AccessTokenClaims, req: IncomingMessage, res: ServerResponse): void {
     const authed = req as AuthenticatedRequest
     authed.auth = claims
     let outcome: unknown
@@ -103,7 +103,7 @@ export function protect(
     }
   }
 
-  function fail(res: ServerResponse, error: unknown): void {
+  function fail(error: unknown, _req: IncomingMessage, res: ServerResponse): void {
     const answer = describeAuthError(error, realm)
     if (answer !== undefined) {
       res.writeHead(answer.status, answer.headers).end(answer.body)
@@ -123,19 +123,8 @@ export function protect(
   }
 
   return (req, res) => {
-    let claims: AccessTokenClaims | Promise<AccessTokenClaims>
-    try {
-      // rawHeaders, not headers: node:http builds req.headers on first use, and nothing else here
-      // needs it; the raw list also shows a second Authorization header (credentials.ts)
-      claims = authorizeNow(verifier, req.rawHeaders, scopes)
-    } catch (error) {
-      return fail(res, error)
-    }
-    if (claims instanceof Promise) {
-      claims.then(
-        (verified) => pass(req, res, verified),
-        (error: unknown) => fail(res, error),
-      )
-    } else pass(req, res, claims)
+    // rawHeaders, not headers: node:http builds req.headers on first use, and nothing else here
+    // needs it; the raw list also shows a second Authorization header (credentials.ts)
+    authorize(verifier, req.rawHeaders, scopes, pass, fail, req, res, undefined)
   }
 }

@@ -173,37 +173,51 @@ export function adapterOptions(options: AdapterOptions = {}): { scopes: string[]
 }
 
 /**
- * The step every callback-style adapter takes: the request's claims with every one of `scopes`,
- * or the authentication failure thrown. When the verifier can answer at once
- * (`verifyRequestNow`: keys loaded, kid known) the claims come back as they are, so that the
- * adapter calls on with no promise in between and no callback allocated for the request;
- * otherwise a promise, settled once the keys have loaded, that rejects with the failure.
+ * The step every callback-style adapter takes: verifies the request's credentials, requires
+ * `scopes`, then calls `pass(claims, a, b, c)` or `fail(error, a, b, c)` (exactly one of them,
+ * once). When the verifier can answer at once (`verifyRequestNow`: keys loaded, kid known) that
+ * happens before this returns, with no promise in between and nothing allocated for the request:
+ * the request's context travels as `a`, `b` and `c`, so `pass` and `fail` are made once per
+ * adapter, not per request. Otherwise it happens once the keys have loaded. `pass` runs outside
+ * any try: what it throws is the framework's to handle, not an authentication failure.
  *
  * @example
  * ```ts
- * let claims
- * try {
- *   claims = authorizeNow(verifier, req.rawHeaders, ['cart:read'])
- * } catch (error) {
- *   return reply(error)
- * }
- * if (claims instanceof Promise) claims.then(next, reply)
- * else next(claims)
+ * authorize(verifier, req.rawHeaders, ['cart:read'], pass, fail, req, res, next)
  * ```
  */
-export function authorizeNow(
+export function authorize<A, B, C>(
   verifier: Verifier,
   headers: RequestHeaders,
   scopes: readonly string[],
-): AccessTokenClaims | Promise<AccessTokenClaims> {
-  const result = verifier.verifyRequestNow(headers)
-  if (result instanceof Promise) {
-    return scopes.length === 0 ? result : result.then((claims) => withScopes(claims, scopes))
+  pass: (claims: AccessTokenClaims, a: A, b: B, c: C) => void,
+  fail: (error: unknown, a: A, b: B, c: C) => void,
+  a: A,
+  b: B,
+  c: C,
+): void {
+  let claims: AccessTokenClaims | Promise<AccessTokenClaims>
+  try {
+    claims = verifier.verifyRequestNow(headers)
+    if (!(claims instanceof Promise)) withScopes(claims, scopes)
+  } catch (error) {
+    return fail(error, a, b, c)
   }
-  return withScopes(result, scopes)
+  if (claims instanceof Promise) {
+    claims.then(
+      (verified) => {
+        try {
+          withScopes(verified, scopes)
+        } catch (error) {
+          return fail(error, a, b, c)
+        }
+        pass(verified, a, b, c)
+      },
+      (error: unknown) => fail(error, a, b, c),
+    )
+  } else pass(claims, a, b, c)
 }
 
-function withScopes(claims: AccessTokenClaims, scopes: readonly string[]): AccessTokenClaims {
+function withScopes(claims: AccessTokenClaims, scopes: readonly string[]): void {
   if (scopes.length !== 0) requireScope(claims, ...scopes)
-  return claims
 }
