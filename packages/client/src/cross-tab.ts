@@ -130,8 +130,7 @@ export function createCoordinator(options: CoordinatorOptions) {
      * another one refreshed can otherwise run before that tab's `refreshed` message arrives.
      */
     catchUp(): Promise<void> {
-      const receiver = channel
-      if (receiver === undefined) return Promise.resolve()
+      if (channel === undefined) return Promise.resolve()
       const id = `${Date.now()}-${++probeCount}`
       return new Promise<void>((resolve) => {
         const sender = new BroadcastChannel(options.name)

@@ -215,6 +215,7 @@ export function createKeyStore(options: KeyStoreOptions): KeyStore {
     async close(error) {
       closed = error
       if (retryTimer !== undefined) clearTimeout(retryTimer)
+      retryTimer = undefined
       for (const waiter of waiters) waiter.reject(error)
       waiters.clear()
       shutdown.abort(error)
