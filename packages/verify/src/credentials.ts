@@ -5,10 +5,10 @@ import { RequestMalformed, TokenMissing } from './errors.ts'
  * Node's `IncomingHttpHeaders` (node:http, Express, Fastify), whose names are lower-case, or
  * Node's `rawHeaders` (names and values alternating, as received).
  *
- * `rawHeaders` is what the Node adapters pass: `req.headers` is built on first use, which costs
- * about 5 µs a request on this project's benchmark machine (a tenth of a minimal node:http
- * answer), and it silently keeps only the first of several `Authorization` headers, where the
- * raw list lets a duplicate be refused (RFC 6750 §3.1).
+ * `rawHeaders` is what the Node adapters pass: `req.headers` silently keeps only the first of
+ * several `Authorization` headers, where the raw list lets a duplicate be refused (RFC 6750
+ * §3.1). (It is not faster in a measurable way: node:http builds `req.headers` during the request
+ * anyway; see BENCHMARKS.md, "HTTP, repeat token".)
  *
  * @example
  * ```ts

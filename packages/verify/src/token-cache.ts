@@ -10,7 +10,8 @@ import type { AccessTokenClaims } from './claims.ts'
  * nothing; a hit in `previous` moves the entry into `current`, so a token in use survives. A strict
  * LRU would delete and re-insert on every hit, which is the hot path.
  *
- * It does NOT check `exp` or revocation: the verifier does both on every hit.
+ * It does NOT check `exp` or revocation: the verifier checks `exp` on every hit, and the
+ * revocation list whenever its version differs from the entry's `checked`.
  */
 export interface TokenCache {
   get(token: string): CacheEntry | undefined

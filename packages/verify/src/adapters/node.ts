@@ -123,8 +123,7 @@ export function protect(
   }
 
   return (req, res) => {
-    // rawHeaders, not headers: node:http builds req.headers on first use, and nothing else here
-    // needs it; the raw list also shows a second Authorization header (credentials.ts)
+    // rawHeaders, not headers: the raw list shows a second Authorization header (credentials.ts)
     authorize(verifier, req.rawHeaders, scopes, pass, fail, req, res, undefined)
   }
 }
