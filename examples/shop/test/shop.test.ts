@@ -316,10 +316,13 @@ describe('the shop', () => {
       )
       assert.equal(health.status, 200, 'degraded, still serving')
       assert.equal(health.body.status, 'degraded')
-      assert.match(
-        service.output(),
-        /"level":"warn","msg":"feed\.stale"/,
-        'the stale feed is logged as a warning',
+      // the service logs before it answers, but its stdout reaches this process on a pipe of its
+      // own, which may be read after the answer to /healthz
+      await eventually(
+        async () => service.output(),
+        (output) => /"level":"warn","msg":"feed\.stale"/.test(output),
+        `${service.url} logs the stale feed as a warning`,
+        5_000,
       )
     }
     assert.equal((await getCart(alive.access_token)).status, 200, 'cart serves past the bound')
