@@ -127,7 +127,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const cryptoOptions: CryptoOptions = flags.quick
     ? { warmupMs: 100, roundMs: 60, rounds: 3 }
-    : { warmupMs: 300, roundMs: 150, rounds: 7 }
+    : { warmupMs: 300, roundMs: 70, rounds: 15 }
 
   const verifySuite = verifyOptions(facts, flags.quick)
 

@@ -2,7 +2,7 @@
  * Turns results into the Markdown tables `npm run bench` prints and BENCHMARKS.md quotes.
  */
 import type { CryptoResults } from './crypto/main.ts'
-import type { PeerResult } from './crypto/harness.ts'
+import { pairedRatio, type PeerResult } from './crypto/harness.ts'
 import type { HttpModeResult } from './http/suite.ts'
 import type { ScenarioResult, StreamResult } from './http/load.ts'
 import type { MachineFacts } from './lib/machine.ts'
@@ -130,8 +130,8 @@ function peerRows(results: readonly PeerResult[]): string[][] {
     `${Math.round(((r.max - r.min) / r.opsPerSec) * 100)} %`,
     fixed(1e6 / r.opsPerSec),
     fixed(r.cpuMicros),
-    raw ? `${fixed(raw.opsPerSec / r.opsPerSec, 2)}×` : '–',
-    jose ? `${fixed(r.opsPerSec / jose.opsPerSec, 2)}×` : '–',
+    raw ? `${fixed(pairedRatio(raw, r), 2)}×` : '–',
+    jose ? `${fixed(pairedRatio(r, jose), 2)}×` : '–',
   ])
 }
 

@@ -75,6 +75,8 @@ export interface HttpRow {
   storeMicros: number
   /** CPU µs per request, server and store together: the figure to compare. */
   cpuMicros: number
+  /** `cpuMicros` of every round, in round order: round i of every scenario of a framework ran in one pass. */
+  cpuRounds: number[]
   /** Lowest and highest round of `cpuMicros`. */
   cpuMicrosRange: [number, number]
   /** Share of one core used by the server and by the store, over all rounds. */
@@ -376,6 +378,7 @@ function summarize(target: Target, clockTicks: number): HttpRow {
     serverMicros: median(rounds.map((r) => micros(r.serverTicks, r.requests))),
     storeMicros: median(rounds.map((r) => micros(r.storeTicks, r.requests))),
     cpuMicros: median(cpu),
+    cpuRounds: cpu,
     cpuMicrosRange: [Math.min(...cpu), Math.max(...cpu)],
     serverCore: rounds.reduce((a, r) => a + r.serverTicks, 0) / clockTicks / seconds,
     storeCore: rounds.reduce((a, r) => a + r.storeTicks, 0) / clockTicks / seconds,

@@ -52,7 +52,8 @@ export function verifyOptions(facts: MachineFacts, quick: boolean): VerifySuiteO
       }
     : {
         facts,
-        inProcess: { warmupMs: 200, roundMs: 120, rounds: 7 },
+        // 15 rounds, each peer ~60 ms of 2 ms batches interleaved with the others'
+        inProcess: { warmupMs: 200, roundMs: 60, rounds: 15 },
         http: {
           // many short rounds, taking turns: this VM's CPU speed drifts by ±30 % within seconds
           rounds: 12,
