@@ -174,6 +174,11 @@ describe('resolveVerifyOptions', () => {
     const token = signToken(signers.ES256)
     assert.equal(verifyAccessToken(token, keys, resolved).sub, 'user-1')
     assert.equal(resolveVerifyOptions(resolved), resolved, 'resolving twice is the identity')
+    assert.equal(
+      verifyAccessToken(token, keys, { ...options, typ: 'application/AT+JWT' }).sub,
+      'user-1',
+      'options passed with the call normalize typ too',
+    )
     assert.ok(Object.isFrozen(resolved))
     assert.throws(
       () => verifyAccessToken(signToken(signers.ES256, claims(), { typ: 'jwt' }), keys, resolved),
