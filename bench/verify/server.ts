@@ -171,7 +171,8 @@ async function sessionStore(
     })
     closers.push(() => pool.end())
     const PgStore = connectPgSimple(session)
-    return new PgStore({ pool, createTableIfMissing: true })
+    // the bench has created the table (stores.ts): three processes creating it at once race
+    return new PgStore({ pool, createTableIfMissing: false })
   }
   return new session.MemoryStore()
 }

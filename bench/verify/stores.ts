@@ -5,10 +5,15 @@
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { createConnection } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { freePort } from '../lib/booth.ts'
+
+// the schema connect-pg-simple ships (and its createTableIfMissing runs)
+const SESSION_TABLE_SQL = createRequire(import.meta.url).resolve('connect-pg-simple/table.sql')
 
 /**
  * The local PostgreSQL, as the tests use it; its role may CREATE DATABASE. The bench's only
@@ -129,6 +134,19 @@ export async function createPgDatabase(): Promise<PgDatabase> {
   }
   const url = new URL(PG_ADMIN_URL)
   url.pathname = `/${name}`
+  // connect-pg-simple's own schema, created once here: its createTableIfMissing, run by three
+  // server processes starting together, races (one CREATE TABLE fails, and that store then fails
+  // every request)
+  const schema = new pg.Client({ connectionString: url.toString() })
+  await schema.connect()
+  try {
+    await schema.query(readFileSync(SESSION_TABLE_SQL, 'utf8'))
+  } catch (error) {
+    await admin.end()
+    throw error
+  } finally {
+    await schema.end()
+  }
   return {
     url: url.toString(),
     name,
