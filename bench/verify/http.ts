@@ -54,7 +54,8 @@ export interface VerifyHttpOptions {
  * `none (control)` is a second no-auth server in the same rotation: an A/A test whose ratio to the
  * first shows how far two identical servers drift apart here, the resolution of every ratio.
  */
-export type Load = 'none' | 'none (control)' | 'repeat token' | 'new token' | 'session'
+export type Load =
+  'none' | 'none (control)' | 'repeat token' | 'new token' | 'fast-jwt cache' | 'session'
 
 export interface Round {
   requests: number
@@ -104,6 +105,7 @@ const GROUPS: Group[] = [
       { variant: 'none', loads: ['none'] },
       { variant: 'none', loads: ['none (control)'] },
       { variant: 'token', loads: ['repeat token', 'new token'] },
+      { variant: 'fast-jwt', loads: ['fast-jwt cache'] },
     ],
   },
   {
@@ -112,6 +114,7 @@ const GROUPS: Group[] = [
       { variant: 'none', loads: ['none'] },
       { variant: 'none', loads: ['none (control)'] },
       { variant: 'token', loads: ['repeat token', 'new token'] },
+      { variant: 'fast-jwt', loads: ['fast-jwt cache'] },
       { variant: 'session-memory', loads: ['session'] },
       { variant: 'session-redis', loads: ['session'] },
       { variant: 'session-pg', loads: ['session'] },
@@ -123,6 +126,7 @@ const GROUPS: Group[] = [
       { variant: 'none', loads: ['none'] },
       { variant: 'none', loads: ['none (control)'] },
       { variant: 'token', loads: ['repeat token', 'new token'] },
+      { variant: 'fast-jwt', loads: ['fast-jwt cache'] },
     ],
   },
 ]

@@ -138,6 +138,7 @@ const LOAD_NAMES: Record<string, string> = {
   'none (control)': 'no auth, a second server (A/A control)',
   'repeat token': 'our adapter, repeat token',
   'new token': 'our adapter, new token every request',
+  'fast-jwt cache': 'fast-jwt with its cache, repeat token',
   'session-memory': 'express-session, MemoryStore',
   'session-redis': 'express-session, Redis',
   'session-pg': 'express-session, PostgreSQL',
@@ -213,6 +214,14 @@ export function httpVerdicts(rows: readonly HttpRow[]): string[] {
       lines.push(
         `${framework}, A/A control: a second, identical no-auth server measured ${fixed(control.cpuMicros)} ` +
           `vs ${fixed(none.cpuMicros)} µs/req (${times(cpuRatio(none, control))}); differences of that size are noise`,
+      )
+    }
+    const fast = row(framework, 'fast-jwt cache')
+    if (fast !== undefined) {
+      lines.push(
+        `${framework}, fast-jwt's cache vs no auth (the issue quotes 0.6×): ${times(cpuRatio(none, fast))} ` +
+          `(${fixed(fast.cpuMicros)} vs ${fixed(none.cpuMicros)} µs/req); our adapter vs fast-jwt's cache: ` +
+          `${times(cpuRatio(fast, repeat))}`,
       )
     }
     const ratio = cpuRatio(none, repeat)

@@ -8,27 +8,38 @@
  * - `none`: no authentication at all (the sub is a constant);
  * - `token`: our adapter (`protect` / `requireAuth`, scope `profile`), with `createVerifier` on a
  *   static JWKS and the revocation feed on (served in process, 3,000 revocations held);
+ * - `fast-jwt`: fast-jwt's verifier with its cache (`cache: true`, 1,000 tokens), as a handler
+ *   wrapper (node:http), a middleware (Express) and a `preHandler` hook (Fastify) that take the
+ *   Bearer token, verify it, check the scope and answer 401/403 otherwise: the peer the issue
+ *   quotes ("fast-jwt's cache reaches 0.6× here"). It checks no revocation;
  * - `session-*` (Express only): express-session as commonly configured (`resave: false`,
  *   `saveUninitialized: false`, a signed `connect.sid` cookie) on its MemoryStore, on
  *   connect-redis + redis, or on connect-pg-simple + pg; `POST /login` puts a user in the session.
  *   With these defaults every request with a session cookie costs the store a read and a `touch`
  *   (Redis GET + EXPIRE; PostgreSQL SELECT + UPDATE).
  */
+import { createPublicKey, type JsonWebKey } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import express from 'express'
 import session from 'express-session'
-import Fastify from 'fastify'
-import { createVerifier, type PublicJwk } from '@tokenbooth/verify'
+import Fastify, {
+  type FastifyReply,
+  type FastifyRequest,
+  type HookHandlerDoneFunction,
+} from 'fastify'
+import { createVerifier as createFastJwtVerifier } from 'fast-jwt'
+import { createVerifier, type AccessTokenClaims, type PublicJwk } from '@tokenbooth/verify'
 import { requireAuth as expressAuth } from '@tokenbooth/verify/express'
 import { requireAuth as fastifyAuth } from '@tokenbooth/verify/fastify'
 import { protect } from '@tokenbooth/verify/node'
 import { FEED_CLIENT, fakeFeedFetch } from './fake-feed.ts'
 
 export type Framework = 'node:http' | 'express' | 'fastify'
-export type Variant = 'none' | 'token' | 'session-memory' | 'session-redis' | 'session-pg'
+export type Variant =
+  'none' | 'token' | 'fast-jwt' | 'session-memory' | 'session-redis' | 'session-pg'
 
 export interface ServerPlan {
   framework: Framework
@@ -68,21 +79,45 @@ async function main(): Promise<void> {
     closers.push(() => verifier.close())
   }
 
+  // fast-jwt with its cache, checking what our adapter checks (alg, typ, iss, aud, exp, the scope)
+  const fastJwt = plan.variant === 'fast-jwt' ? fastJwtAuth(plan.jwk!, plan.issuer) : undefined
+
   let server: Server
   if (plan.framework === 'node:http') {
     const answer = (res: ServerResponse, sub: string) => {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sub }))
     }
     const handler =
-      verifier === undefined
-        ? (_req: IncomingMessage, res: ServerResponse) => answer(res, 'anonymous')
-        : protect(verifier, (req, res) => answer(res, req.auth.sub), { scope: SCOPE })
+      fastJwt !== undefined
+        ? (req: IncomingMessage, res: ServerResponse) => {
+            const claims = fastJwt(req.headers.authorization)
+            if (typeof claims === 'number') res.writeHead(claims).end()
+            else answer(res, claims.sub)
+          }
+        : verifier === undefined
+          ? (_req: IncomingMessage, res: ServerResponse) => answer(res, 'anonymous')
+          : protect(verifier, (req, res) => answer(res, req.auth.sub), { scope: SCOPE })
     server = createServer(handler)
     server.listen(0, '127.0.0.1')
     await once(server, 'listening')
   } else if (plan.framework === 'fastify') {
     const app = Fastify({ logger: false })
-    if (verifier === undefined) {
+    if (fastJwt !== undefined) {
+      app.decorateRequest('auth', null)
+      const preHandler = (
+        request: FastifyRequest,
+        reply: FastifyReply,
+        done: HookHandlerDoneFunction,
+      ) => {
+        const claims = fastJwt(request.headers.authorization)
+        if (typeof claims === 'number') void reply.code(claims).send()
+        else {
+          request.auth = claims as AccessTokenClaims
+          done()
+        }
+      }
+      app.get('/api', { preHandler }, async (request) => ({ sub: request.auth!.sub }))
+    } else if (verifier === undefined) {
       app.get('/api', async () => ({ sub: 'anonymous' }))
     } else {
       app.decorateRequest('auth', null)
@@ -101,6 +136,18 @@ async function main(): Promise<void> {
       })
     } else if (plan.variant === 'token') {
       app.get('/api', expressAuth(verifier!, { scope: SCOPE }), (req, res) => {
+        res.json({ sub: req.auth!.sub })
+      })
+    } else if (fastJwt !== undefined) {
+      const middleware = (req: express.Request, res: express.Response, next: () => void) => {
+        const claims = fastJwt(req.headers.authorization)
+        if (typeof claims === 'number') res.status(claims).end()
+        else {
+          req.auth = claims as AccessTokenClaims
+          next()
+        }
+      }
+      app.get('/api', middleware, (req, res) => {
         res.json({ sub: req.auth!.sub })
       })
     } else {
@@ -141,6 +188,38 @@ async function main(): Promise<void> {
     })()
   })
   process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`)
+}
+
+/**
+ * fast-jwt's cached verifier behind a small Bearer check: the claims, or the status to answer
+ * (401 without a valid token, 403 without the scope).
+ */
+function fastJwtAuth(
+  jwk: PublicJwk,
+  issuer: string,
+): (authorization: string | undefined) => { sub: string } | number {
+  const key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({
+    type: 'spki',
+    format: 'pem',
+  }) as string
+  const verify = createFastJwtVerifier({
+    key,
+    algorithms: [jwk.alg as 'ES256'],
+    allowedIss: issuer,
+    allowedAud: issuer,
+    checkTyp: 'at+jwt',
+    cache: true,
+  })
+  return (authorization) => {
+    if (authorization === undefined || !/^bearer /i.test(authorization)) return 401
+    let claims: { sub: string; scope?: string }
+    try {
+      claims = verify(authorization.slice(7)) as { sub: string; scope?: string }
+    } catch {
+      return 401
+    }
+    return (claims.scope ?? '').split(' ').includes(SCOPE) ? claims : 403
+  }
 }
 
 async function sessionStore(
