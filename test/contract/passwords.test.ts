@@ -73,6 +73,16 @@ describe('passwords', () => {
     assert.equal(new Set(answers).size, 1, answers.join('\n'))
   })
 
+  it('a password with a lone surrogate is refused at sign-up: 400 invalid_password', async () => {
+    // JSON.stringify writes the lone surrogate as \ud800, which JSON.parse gives back as it was
+    const res = await postJson(`${booth.url}/signup`, {
+      username: uniqueName('surrogate'),
+      password: 'pass\uD800word-123',
+    })
+    assert.equal(res.status, 400, res.text)
+    assert.equal(res.body.error, 'invalid_password')
+  })
+
   it('the stored hash is Argon2id with at least m=19456, t=2, p=1 (read from the SQLite file)', async () => {
     const username = await signUp('params')
     const db = new DatabaseSync(join(booth.dataDir, 'tokenbooth.db'), { readOnly: true })

@@ -85,7 +85,9 @@ export async function authenticate(
   const user = username === undefined ? undefined : await store.findUserByUsername(username)
   const stored = user?.passwordHash ?? (await dummyHash())
   const ok = await verifyPassword(stored, normalizePassword(rawPassword))
-  if (!ok || user === undefined) {
+  // No password with a lone surrogate is ever stored (checkPasswordPolicy), but the binding hashes
+  // one as U+FFFD, so it would match the password holding a real U+FFFD. It still costs its hash.
+  if (!ok || user === undefined || !rawPassword.isWellFormed()) {
     throw new InvalidGrant({
       description: 'wrong username or password',
       detail: user ? 'wrong password' : 'unknown user',

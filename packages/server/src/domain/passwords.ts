@@ -40,6 +40,13 @@ export function normalizePassword(password: string): string {
 
 /** Throws PasswordRejected with a description the user can act on. */
 export function checkPasswordPolicy(password: string, username: string): void {
+  // A lone surrogate has no UTF-8 form: the Argon2 binding would hash it as U+FFFD, so that
+  // every such password, and the one with a real U+FFFD, would be one password
+  if (!password.isWellFormed()) {
+    throw new PasswordRejected({
+      description: 'the password must be valid Unicode text (it has a lone surrogate)',
+    })
+  }
   const length = [...password].length
   if (length < MIN_PASSWORD_LENGTH) {
     throw new PasswordRejected({
