@@ -1,12 +1,14 @@
 /**
  * Resource servers over HTTP on loopback: node:http, Express and Fastify, with no authentication,
- * with our adapter on a repeat token and on a new token every request, and Express with
- * express-session on its MemoryStore, Redis and PostgreSQL. The servers run on core 0 (`taskset
- * -c 0`, and so do redis-server and our PostgreSQL backends); wrk runs on core 1.
+ * with our adapter on a repeat token and on a new token every request, with fast-jwt's cached
+ * verifier on a repeat token, and Express with express-session on its MemoryStore, Redis and
+ * PostgreSQL. The servers run on core 0 (`taskset -c 0`, and so do redis-server and our
+ * PostgreSQL backends); wrk runs on core 1.
  *
  * The servers of one framework are all started, warmed up, and then take turns: many short
  * measured rounds, in an order rotated every round, so that the CPU-speed drift of this shared VM
- * (±30 % within seconds) lands on every scenario alike; the figures are medians over the rounds.
+ * (±30 % within seconds) lands on every scenario alike; the figures are medians over the rounds,
+ * and a ratio between two scenarios is the median of their per-round ratios (`cpuRounds`).
  * A second no-auth server in the rotation is an A/A control. The cold case (a new token every
  * request, from a pool signed beforehand) is one longer run.
  *

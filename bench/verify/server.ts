@@ -45,7 +45,7 @@ export interface ServerPlan {
   framework: Framework
   variant: Variant
   issuer: string
-  /** The public JWK the tokens are signed for (variant `token`). */
+  /** The public JWK the tokens are signed for (variants `token` and `fast-jwt`). */
   jwk?: PublicJwk
   redisUrl?: string
   pgUrl?: string
@@ -212,13 +212,14 @@ function fastJwtAuth(
   })
   return (authorization) => {
     if (authorization === undefined || !/^bearer /i.test(authorization)) return 401
-    let claims: { sub: string; scope?: string }
+    let claims: { sub: string; scope?: unknown }
     try {
-      claims = verify(authorization.slice(7)) as { sub: string; scope?: string }
+      claims = verify(authorization.slice(7)) as { sub: string; scope?: unknown }
     } catch {
       return 401
     }
-    return (claims.scope ?? '').split(' ').includes(SCOPE) ? claims : 403
+    const { scope } = claims
+    return typeof scope === 'string' && scope.split(' ').includes(SCOPE) ? claims : 403
   }
 }
 

@@ -138,14 +138,18 @@ export async function createPgDatabase(): Promise<PgDatabase> {
   // server processes starting together, races (one CREATE TABLE fails, and that store then fails
   // every request)
   const schema = new pg.Client({ connectionString: url.toString() })
-  await schema.connect()
   try {
+    await schema.connect()
     await schema.query(readFileSync(SESSION_TABLE_SQL, 'utf8'))
   } catch (error) {
+    // leave nothing behind: the database goes, and the caller says why the store is skipped
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {})
     await admin.end()
-    throw error
+    throw new Error(`creating the session table failed: ${(error as Error).message}`, {
+      cause: error,
+    })
   } finally {
-    await schema.end()
+    await schema.end().catch(() => {})
   }
   return {
     url: url.toString(),
