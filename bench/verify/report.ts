@@ -37,9 +37,9 @@ function ratioWithQuartiles(
   const sorted = pairedRatios(a.rounds, b.rounds).sort((x, y) => x - y)
   // as many rounds below the first quartile as above the third
   const quarter = Math.floor((sorted.length - 1) / 4)
-  const median = pairedRatio(a, b)
+  const middle = median(sorted)
   const [low, high] = [sorted[quarter]!, sorted[sorted.length - 1 - quarter]!]
-  return { median, text: `${times(median)} (${fixed(low, 2)}–${fixed(high, 2)})` }
+  return { median: middle, text: `${times(middle)} (${fixed(low, 2)}–${fixed(high, 2)})` }
 }
 
 function find(group: VerifyGroup | undefined, name: string): PeerResult | undefined {

@@ -15,7 +15,7 @@ import {
   TokenRevoked,
   VerifierUnavailable,
 } from '../errors.ts'
-import { requireScope } from '../scope.ts'
+import { hasScope } from '../scope.ts'
 import type { Verifier } from '../verifier.ts'
 
 /**
@@ -199,25 +199,31 @@ export function authorize<A, B, C>(
   let claims: AccessTokenClaims | Promise<AccessTokenClaims>
   try {
     claims = verifier.verifyRequestNow(headers)
-    if (!(claims instanceof Promise)) withScopes(claims, scopes)
   } catch (error) {
     return fail(error, a, b, c)
   }
   if (claims instanceof Promise) {
     claims.then(
-      (verified) => {
-        try {
-          withScopes(verified, scopes)
-        } catch (error) {
-          return fail(error, a, b, c)
-        }
-        pass(verified, a, b, c)
-      },
+      (verified) => settle(verified, scopes, pass, fail, a, b, c),
       (error: unknown) => fail(error, a, b, c),
     )
-  } else pass(claims, a, b, c)
+  } else settle(claims, scopes, pass, fail, a, b, c)
 }
 
-function withScopes(claims: AccessTokenClaims, scopes: readonly string[]): void {
-  if (scopes.length !== 0) requireScope(claims, ...scopes)
+// The scopes, then pass (outside any try); a missing scope goes to fail. Each scope was checked
+// once by adapterOptions, so this skips requireScope's per-call checks and its argument spread.
+function settle<A, B, C>(
+  claims: AccessTokenClaims,
+  scopes: readonly string[],
+  pass: (claims: AccessTokenClaims, a: A, b: B, c: C) => void,
+  fail: (error: unknown, a: A, b: B, c: C) => void,
+  a: A,
+  b: B,
+  c: C,
+): void {
+  const granted = claims.scope ?? ''
+  for (const scope of scopes) {
+    if (!hasScope(granted, scope)) return fail(new InsufficientScope(scopes.join(' ')), a, b, c)
+  }
+  pass(claims, a, b, c)
 }
