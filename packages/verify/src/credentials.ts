@@ -50,6 +50,11 @@ export function extractToken(headers: RequestHeaders, cookieName: string | undef
   if (authorization !== undefined) {
     const token = bearerToken(authorization)
     if (token !== undefined) return token
+    // "Basic …, Bearer …": two Authorization headers that a Fetch Headers object joined (Hono), or
+    // one header carrying both; either way ambiguous, as the raw header list shows it to Node
+    if (JOINED_BEARER.test(authorization)) {
+      throw new RequestMalformed('more than one Authorization header')
+    }
   }
   if (cookieName !== undefined) {
     const cookie = header(headers, 'cookie')
@@ -117,6 +122,9 @@ function sameName(candidate: string, lower: string): boolean {
 
 // "Bearer" compared case-insensitively without allocating: OR-ing 0x20 lower-cases ASCII letters
 const BEARER = 'bearer'
+// A Bearer credential after a comma, in a header whose first credential is another scheme; an
+// auth-param named "bearer" would be followed by "=", not by a space
+const JOINED_BEARER = /,[ \t]*bearer(?:[ \t]|$)/i
 
 /** The token of a Bearer credential, or undefined if the scheme is not Bearer. */
 function bearerToken(value: string): string | undefined {

@@ -3,6 +3,7 @@
  * (RFC 8414) and the JWKS it names (RFC 7517), each with a timeout and a size limit. Failures are
  * plain `Error`s for the operator's log; the key store decides what they mean.
  */
+import { Buffer } from 'node:buffer'
 
 /**
  * The `fetch` a verifier uses; an option so that tests and other runtimes can supply theirs. It
@@ -41,9 +42,7 @@ export async function fetchJson(fetchFn: FetchLike, url: string): Promise<Fetche
     await res.body?.cancel()
     throw new Error(`GET ${url} is larger than ${MAX_DOCUMENT_BYTES} bytes`)
   }
-  const text = await res.text()
-  if (text.length > MAX_DOCUMENT_BYTES)
-    throw new Error(`GET ${url} is larger than ${MAX_DOCUMENT_BYTES} bytes`)
+  const text = await readLimited(res, url)
   let body: unknown
   try {
     body = JSON.parse(text)
@@ -51,6 +50,31 @@ export async function fetchJson(fetchFn: FetchLike, url: string): Promise<Fetche
     throw new Error(`GET ${url} is not JSON`, { cause })
   }
   return { body, maxAgeMs: freshness(res.headers) }
+}
+
+// The body as UTF-8 text, read chunk by chunk and given up (the connection cancelled) as soon as
+// it passes MAX_DOCUMENT_BYTES: a body without Content-Length (chunked) is not buffered whole first
+async function readLimited(res: Response, url: string): Promise<string> {
+  if (res.body === null) return ''
+  const reader = res.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      size += value.byteLength
+      if (size > MAX_DOCUMENT_BYTES) {
+        await reader.cancel().catch(() => {})
+        throw new Error(`GET ${url} is larger than ${MAX_DOCUMENT_BYTES} bytes`)
+      }
+      chunks.push(value)
+    }
+  } finally {
+    reader.releaseLock()
+  }
+  // decoded as Response.text() does: UTF-8, a BOM dropped
+  return new TextDecoder().decode(Buffer.concat(chunks, size))
 }
 
 /**

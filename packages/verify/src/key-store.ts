@@ -27,7 +27,10 @@ export interface KeyStoreOptions {
   /** A fixed key set: no discovery and no fetching ever. */
   staticKeys: KeySet | undefined
   emit: (event: VerifierEvent) => void
-  /** Called when a new set drops a kid the old one had (the verified-token cache must go). */
+  /**
+   * Called when a new set drops a kid the old one had, or puts another key or algorithm under it
+   * (the verified-token cache must go).
+   */
   onKeysRemoved: () => void
 }
 
@@ -73,6 +76,15 @@ const NO_KEYS_RETRY_MS = 1_000
 const FALSE = Promise.resolve(false)
 const TRUE = Promise.resolve(true)
 
+// A key is withdrawn when its kid is gone, and also when the kid now names other key material or
+// another algorithm (an issuer re-keying in place after an incident): tokens that the old key
+// signed must not stay valid through the cache
+function withdrawn(previous: KeySet, next: KeySet, kid: string): boolean {
+  const before = previous.get(kid)!
+  const after = next.get(kid)
+  return after === undefined || after.alg !== before.alg || !after.key.equals(before.key)
+}
+
 /** Creates a {@link KeyStore}; with remote keys, starts loading them at once. */
 export function createKeyStore(options: KeyStoreOptions): KeyStore {
   const { issuer, fetch: fetchFn, clock, cooldownMs, unknownKidTtlMs, emit } = options
@@ -106,7 +118,7 @@ export function createKeyStore(options: KeyStoreOptions): KeyStore {
       const ttl = Math.min(Math.max(maxAgeMs ?? DEFAULT_MAX_AGE_MS, cooldownMs), MAX_MAX_AGE_MS)
       staleAt = clock() + ttl
       misconfigured = undefined
-      if (previous !== undefined && previous.kids.some((kid) => next.get(kid) === undefined)) {
+      if (previous !== undefined && previous.kids.some((kid) => withdrawn(previous, next, kid))) {
         options.onKeysRemoved()
       }
       emit({ type: 'jwks.refreshed', keys: next.size, uri: jwksUri })

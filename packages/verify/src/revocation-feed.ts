@@ -53,8 +53,10 @@ export interface RevocationFeed {
 
 // The booth sends retry: 1000; this is only used until it does
 const DEFAULT_RETRY_MS = 1_000
-// Reconnect attempts back off up to ~5 s, so a restarted booth sees its verifiers back quickly
+// Reconnect attempts back off up to ~5 s, so a restarted booth sees its verifiers back quickly;
+// a `retry:` from the booth is held within these bounds
 const MAX_BACKOFF_MS = 5_000
+const MIN_RETRY_MS = 250
 // Bad credentials will not fix themselves soon: retry slowly, and say so every time
 const UNAUTHORIZED_RETRY_MS = 30_000
 // Expired revocations are swept at most this often (each sweep walks every entry)
@@ -177,20 +179,29 @@ export function createRevocationFeed(options: FeedOptions): RevocationFeed {
     options.onConnected?.()
     const parser = createSseParser({
       event: onEvent,
+      // bounded both ways: `retry: 0` must not make a reconnect loop, nor an hour-long value
+      // leave a fail-open verifier without revocations for that hour
       retry: (ms) => {
-        retryMs = ms
+        retryMs = Math.min(Math.max(ms, MIN_RETRY_MS), MAX_BACKOFF_MS)
       },
     })
     const decoder = new TextDecoder()
     const reader = res.body.getReader()
+    let ended = false
     try {
       for (;;) {
         const { done, value } = await reader.read()
-        if (done) break
+        if (done) {
+          ended = true
+          break
+        }
         parser.push(decoder.decode(value, { stream: true }))
       }
     } finally {
       parser.end()
+      // a stream given up (a line or event too long, an abort) is cancelled, which closes its
+      // connection: releasing the lock alone left one socket open per reconnect
+      if (!ended) await reader.cancel().catch(() => {})
       reader.releaseLock()
     }
     emit({ type: 'feed.disconnected' })
@@ -221,8 +232,7 @@ export function createRevocationFeed(options: FeedOptions): RevocationFeed {
         continue
       }
       attempt++
-      const cap = Math.max(MAX_BACKOFF_MS, retryMs)
-      const base = Math.min(cap, retryMs * 2 ** Math.min(attempt - 1, 16))
+      const base = Math.min(MAX_BACKOFF_MS, retryMs * 2 ** Math.min(attempt - 1, 16))
       // "equal jitter": at least half the delay, so reconnects neither synchronize nor hammer
       await sleep(base / 2 + (random() * base) / 2)
     }

@@ -25,7 +25,7 @@ export interface RevocationEntry {
  * and deliver them slightly out of order).
  */
 export interface RevocationList {
-  /** Adds an entry; returns false if it had already expired at `now` and was ignored. */
+  /** Adds an entry; returns false if it had expired (grace included) at `now` and was ignored. */
   apply(entry: RevocationEntry, now: number): boolean
   /** Throws `TokenRevoked` if any entry matches the claims. */
   check(claims: AccessTokenClaims): void
@@ -35,7 +35,7 @@ export interface RevocationList {
    * `jti` and `sub` never change, and pruning only removes entries).
    */
   readonly version: number
-  /** Drops the entries whose `expires_at` is at or before `now`. */
+  /** Drops the entries whose `expires_at`, grace included, is at or before `now`. */
   prune(now: number): void
   readonly size: number
 }
@@ -45,16 +45,22 @@ interface Cutoff {
   expiresAt: number
 }
 
-/** Creates an empty {@link RevocationList}. */
-export function createRevocationList(): RevocationList {
-  const sids = new Map<string, number>() // sid → expires_at
-  const jtis = new Map<string, number>() // jti → expires_at
+/**
+ * Creates an empty {@link RevocationList}. An entry is kept `graceMs` past its `expires_at`: the
+ * verifier's clock tolerance, since it accepts a token up to `exp` plus that tolerance, and an entry
+ * dropped before then would make a revoked token valid again (the booth's `expires_at` is 60 s past
+ * the last `exp` the entry can match, which a tolerance above 60 s would otherwise outlast).
+ */
+export function createRevocationList(graceMs = 0): RevocationList {
+  const sids = new Map<string, number>() // sid → expires_at + grace
+  const jtis = new Map<string, number>() // jti → expires_at + grace
   const subs = new Map<string, Cutoff>() // sub → latest cut-off
   let version = 0
 
   return {
     apply(entry, now) {
-      const { kind, value, at, expires_at: expiresAt } = entry
+      const { kind, value, at } = entry
+      const expiresAt = entry.expires_at + graceMs
       if (expiresAt <= now) return false
       version++
       if (kind === 'sub') {

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer'
 import { constants, createHmac, timingSafeEqual, verify } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
 import type { VerificationKey } from './key-set.ts'
 
 const PSS = constants.RSA_PKCS1_PSS_PADDING
@@ -43,12 +44,18 @@ export function verifySignature(
       )
     case 'EdDSA':
       return signature.length === 64 && verify(null, bytes(signingInput), key, signature)
-    // OpenSSL rejects an RSA signature whose length differs from the modulus
+    // RFC 8017 §8.2.2 step 1, §8.1.2 step 1: a signature is exactly as long as the modulus.
+    // OpenSSL enforces it for PKCS #1 v1.5 but left-pads a short PSS signature, so a PS256 token
+    // whose signature starts with 0x00 would verify with that byte dropped too: a second string
+    // for the same token. Checked here for both, before any crypto runs
     case 'RS256':
-      return signature.length > 0 && verify('sha256', bytes(signingInput), key, signature)
+      return (
+        signature.length === modulusBytes(key) &&
+        verify('sha256', bytes(signingInput), key, signature)
+      )
     case 'PS256':
       return (
-        signature.length > 0 &&
+        signature.length === modulusBytes(key) &&
         verify(
           'sha256',
           bytes(signingInput),
@@ -68,6 +75,18 @@ export function verifySignature(
 }
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'utf8')
+
+// `asymmetricKeyDetails` builds a new object on every read: the length is read once per key
+const modulusLengths = new WeakMap<KeyObject, number>()
+
+function modulusBytes(key: KeyObject): number {
+  let length = modulusLengths.get(key)
+  if (length === undefined) {
+    length = Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8)
+    modulusLengths.set(key, length)
+  }
+  return length
+}
 
 /**
  * Re-encodes a JWS ECDSA signature, R || S with each half `size` bytes (RFC 7518 §3.4), as the

@@ -28,9 +28,9 @@ export interface SseHandlers {
 }
 
 /**
- * The parser: `push` decoded text (throws `RangeError` if a line grows past 1 MiB); `end` when
- * the stream ends (drops an unfinished event). An `id:` in a block without `data` updates the ID
- * carried by later events, but is not reported on its own.
+ * The parser: `push` decoded text (throws `RangeError` if a line, or the data of one event, grows
+ * past 1 MiB); `end` when the stream ends (drops an unfinished event). An `id:` in a block without
+ * `data` updates the ID carried by later events, but is not reported on its own.
  */
 export interface SseParser {
   push(chunk: string): void
@@ -39,7 +39,8 @@ export interface SseParser {
 
 const LF = 10
 const CR = 13
-// Not in the standard: a guard against a peer that never ends a line (a revocation entry is ~200)
+// Not in the standard: a guard against a peer that never ends a line or an event (a revocation
+// entry is ~200 characters)
 const MAX_LINE_LENGTH = 1 << 20
 
 /** Creates an {@link SseParser} that reports to `handlers`. */
@@ -74,6 +75,12 @@ export function createSseParser(handlers: SseHandlers): SseParser {
         type = value
         break
       case 'data':
+        // the line limit alone would let a peer send endless data lines that never dispatch
+        if (data.length + value.length >= MAX_LINE_LENGTH) {
+          data = ''
+          hasData = false
+          throw new RangeError(`event stream event longer than ${MAX_LINE_LENGTH} characters`)
+        }
         data = hasData ? `${data}\n${value}` : value
         hasData = true
         break

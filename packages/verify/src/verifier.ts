@@ -121,7 +121,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
   const base = config.issuer.endsWith('/') ? config.issuer.slice(0, -1) : config.issuer
   const cache = createTokenCache(config.cacheSize)
-  const revocations = createRevocationList()
+  const toleranceMs = config.clockTolerance * 1000
+  // kept for the tolerance past expiry, as long as the tokens they match are still accepted
+  const revocations = createRevocationList(toleranceMs)
   const keyStore = createKeyStore({
     issuer: config.issuer,
     fetch: config.fetch,
@@ -130,7 +132,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     unknownKidTtlMs: config.unknownKidTtlMs,
     staticKeys: config.staticKeys,
     emit,
-    // a key withdrawn from the JWKS (rotation after an incident) must stop its cached tokens too
+    // a key withdrawn from the JWKS or replaced under its kid (after an incident) must stop its
+    // cached tokens too
     onKeysRemoved: () => cache.clear(),
   })
   const feed =
@@ -163,7 +166,6 @@ export function createVerifier(options: VerifierOptions): Verifier {
     clockTolerance: config.clockTolerance,
     now: clock,
   })
-  const toleranceMs = config.clockTolerance * 1000
   let closed: VerifierUnavailable | undefined
 
   // Everything that needs no I/O; the hot path. Throws NO_KEYS or TokenKeyUnknown for the slow path.

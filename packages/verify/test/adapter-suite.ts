@@ -153,6 +153,8 @@ export function defineAdapterSuite(name: string, start: StartAdapter): void {
         [`Bearer ${good}`, `Bearer ${good}`],
         [`Bearer ${good}`, 'Bearer forged'],
         ['Bearer forged', `Bearer ${good}`],
+        // another scheme first: a Fetch Headers (Hono) joins them as "Basic …, Bearer …"
+        ['Basic dXNlcjpwYXNz', `Bearer ${good}`],
       ]) {
         // fetch() would join them into one header; node:http sends two header lines
         const { status, body } = await new Promise<{ status: number; body: string }>(

@@ -125,6 +125,22 @@ describe('signature tampering', () => {
     })
   }
 
+  for (const signer of [signers.RS256, signers.PS256]) {
+    test(`${signer.alg}: a signature with its leading zero byte dropped is not a second form (RFC 8017 §8.1.2)`, () => {
+      const set = keySetFor(signer)
+      // about one signature in 256 starts with 0x00: sign distinct payloads until one does
+      for (let n = 0; ; n++) {
+        const token = signToken(signer, claims({ n }))
+        const [h, p, s] = parts(token)
+        const signature = Buffer.from(s, 'base64url')
+        if (signature[0] !== 0) continue
+        assert.equal(verifyAccessToken(token, set, options).sub, 'user-1')
+        rejects(`${h}.${p}.${b64(signature.subarray(1))}`, TokenSignatureInvalid, set)
+        break
+      }
+    })
+  }
+
   test('a DER-encoded ECDSA signature is rejected (JWS uses raw r||s)', () => {
     const signer = signers.ES256
     const [h, p] = parts(signToken(signer))

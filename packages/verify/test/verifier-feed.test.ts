@@ -2,10 +2,22 @@
 // by sid/sub/jti on cached and fresh tokens, idempotence, expiry, resume with Last-Event-ID across
 // a restart, bad credentials, and staleness under both policies.
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterEach, describe, test } from 'node:test'
-import { TokenRevoked, VerifierUnavailable, createVerifier } from '../src/index.ts'
+import { TokenExpired, TokenRevoked, VerifierUnavailable, createVerifier } from '../src/index.ts'
 import type { RevocationOptions, VerifierEvent, VerifierOptions } from '../src/index.ts'
-import { AUDIENCE, FEED_CLIENT_ID, FEED_CLIENT_SECRET, FakeIssuer, waitFor } from './fake-issuer.ts'
+import {
+  AUDIENCE,
+  FEED_CLIENT_ID,
+  FEED_CLIENT_SECRET,
+  FakeIssuer,
+  generateIssuerKey,
+  manualClock,
+  waitFor,
+} from './fake-issuer.ts'
 import type { FakeIssuerOptions } from './fake-issuer.ts'
 
 const cleanup: Array<() => Promise<unknown>> = []
@@ -150,7 +162,8 @@ describe('revocation feed', () => {
   })
 
   test('entries are dropped after expires_at, so memory holds only what is still relevant', async () => {
-    const { issuer, verifier } = await setup()
+    // no clock tolerance: an entry is kept that long past its expires_at (the test below)
+    const { issuer, verifier } = await setup({}, { clockTolerance: 0 })
     await verifier.ready()
     issuer.revoke('jti', 'short', Date.now(), Date.now() + 150)
     issuer.revoke('jti', 'long', Date.now(), Date.now() + 60_000)
@@ -287,5 +300,108 @@ describe('revocation feed', () => {
     issuer.silent = false
     await waitFor(() => verifier.status().feed === 'live', 3_000, 'recovery')
     assert.equal((await verifier.verify(token)).sub, 'user-1')
+  })
+})
+
+// A feed server written by hand for the hostile cases: each connection is answered by `answer`,
+// which gets the connection's number; sockets are counted while open
+async function hostileFeed(answer: (res: ServerResponse, connection: number) => void) {
+  const key = generateIssuerKey()
+  const open = new Set<unknown>()
+  let connections = 0
+  const server = createServer((req, res) => {
+    if (req.url !== '/events/revocations') return void res.writeHead(404).end()
+    open.add(req.socket)
+    req.socket.once('close', () => open.delete(req.socket))
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    answer(res, ++connections)
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const events: VerifierEvent[] = []
+  const verifier = createVerifier({
+    issuer: url,
+    audience: AUDIENCE,
+    jwks: { keys: [key.jwk] },
+    revocation: { clientId: FEED_CLIENT_ID, clientSecret: FEED_CLIENT_SECRET },
+    onEvent: (event) => events.push(event),
+  })
+  cleanup.push(
+    () => new Promise((resolve) => server.close(resolve)),
+    async () => server.closeAllConnections(),
+    () => verifier.close(),
+  )
+  return { verifier, events, open, connections: () => connections }
+}
+
+const READY = 'event: ready\ndata: {"seq":0}\n\n'
+
+describe('revocation feed: a hostile or broken stream', () => {
+  for (const retry of ['0', '4294967296']) {
+    test(`retry: ${retry} does not make a reconnect loop`, async () => {
+      // the stream ends at once, after a retry the verifier must not take literally: 0 ms, or
+      // past setTimeout's range, which Node turns into 1 ms
+      const feed = await hostileFeed((res) => res.end(`retry: ${retry}\n\n${READY}`))
+      await feed.verifier.ready()
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
+      // held to at least 250 ms, doubling: a handful of connections in a second, not hundreds
+      assert.ok(feed.connections() <= 6, `${feed.connections()} connections in 1 s`)
+    })
+  }
+
+  test('a line past 1 MiB: feed.error, and the connection is closed, not left open', async () => {
+    const feed = await hostileFeed((res, n) => {
+      if (n === 1) res.write(`retry: 1000\n\n${'x'.repeat((1 << 20) + 1024)}`)
+      else res.write(`retry: 1000\n\n${READY}`)
+    })
+    await feed.verifier.ready()
+    assert.ok(
+      feed.events.some((e) => e.type === 'feed.error' && e.error instanceof RangeError),
+      'feed.error with the RangeError',
+    )
+    // the first connection closed; only the live one is left
+    await waitFor(() => feed.open.size === 1, 3_000, 'the abandoned connection to close')
+  })
+
+  test('an event whose data lines add up past 1 MiB is refused like a long line', async () => {
+    const line = `data: ${'y'.repeat(60_000)}\n`
+    const feed = await hostileFeed((res, n) => {
+      if (n === 1) res.write(`retry: 1000\n\n${line.repeat(20)}`)
+      else res.write(`retry: 1000\n\n${READY}`)
+    })
+    await feed.verifier.ready()
+    assert.ok(
+      feed.events.some(
+        (e) =>
+          e.type === 'feed.error' && e.error instanceof RangeError && /event/.test(e.error.message),
+      ),
+      'feed.error naming the event',
+    )
+    await waitFor(() => feed.open.size === 1, 3_000, 'the abandoned connection to close')
+  })
+})
+
+describe('revocation feed: clock tolerance', () => {
+  test('an entry outlives its expires_at by the clock tolerance, as long as its token is accepted', async () => {
+    const clock = manualClock()
+    const { issuer, verifier } = await setup(
+      { staleAfterMs: 600_000 },
+      { clockTolerance: 120, clock: clock.now },
+    )
+    await verifier.ready()
+    const token = await issuer.sign({ jti: 'stolen' }, undefined, clock.now())
+    const exp = Math.floor(clock.now() / 1000) + 300
+    // the booth's expires_at: 60 s past the last exp the entry can match
+    issuer.revoke('jti', 'stolen', clock.now(), exp * 1000 + 60_000)
+    revokedBy('jti')(await rejectedSoon(() => verifier.verify(token)))
+    clock.set(exp * 1000 + 90_000) // within exp + tolerance: the token itself is still accepted
+    verifier.status() // prunes, as the watchdog does
+    assert.equal(verifier.status().revocations, 1)
+    await assert.rejects(verifier.verify(token), revokedBy('jti'))
+    clock.set(exp * 1000 + 181_000) // past expires_at + tolerance, and past exp + tolerance
+    verifier.status()
+    assert.equal(verifier.status().revocations, 0)
+    await assert.rejects(verifier.verify(token), TokenExpired)
   })
 })

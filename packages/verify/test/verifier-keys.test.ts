@@ -3,8 +3,16 @@
 import assert from 'node:assert/strict'
 import { Buffer } from 'node:buffer'
 import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterEach, describe, test } from 'node:test'
-import { TokenKeyUnknown, VerifierUnavailable, createVerifier } from '../src/index.ts'
+import {
+  TokenKeyUnknown,
+  TokenSignatureInvalid,
+  VerifierUnavailable,
+  createVerifier,
+} from '../src/index.ts'
 import type { Verifier, VerifierEvent, VerifierOptions } from '../src/index.ts'
 import { AUDIENCE, FakeIssuer, generateIssuerKey, manualClock, waitFor } from './fake-issuer.ts'
 
@@ -88,6 +96,46 @@ describe('discovery', () => {
     issuer.down = false
     await verifier.ready() // the loader retries on its own (250 ms, doubling)
     assert.equal((await verifier.verify(token)).sub, 'user-1')
+  })
+
+  test('a JWKS without Content-Length is given up at 256 KiB, not read to its end', async () => {
+    let written = 0
+    let closed = false
+    const server = createServer((req, res) => {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      if (req.url === '/.well-known/oauth-authorization-server') {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        return void res.end(JSON.stringify({ issuer: base, jwks_uri: `${base}/jwks` }))
+      }
+      // chunked and endless: only reading it chunk by chunk can stop it in time
+      res.writeHead(200, { 'content-type': 'application/json' })
+      const chunk = Buffer.alloc(64 * 1024, 0x20)
+      const pump = () => {
+        while (!closed && res.write(chunk)) written += chunk.length
+      }
+      res.on('drain', pump)
+      res.on('close', () => (closed = true))
+      pump()
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    cleanup.push(async () => {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    })
+    const events: VerifierEvent[] = []
+    const verifier = createVerifier({
+      issuer: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      audience: AUDIENCE,
+      onEvent: (event) => events.push(event),
+    })
+    cleanup.push(() => verifier.close())
+    await waitFor(() => events.some((e) => e.type === 'jwks.failed'), 5_000, 'jwks.failed')
+    const failed = events.find((e) => e.type === 'jwks.failed')!
+    assert.match(String((failed as { error: unknown }).error), /larger than 262144 bytes/)
+    await waitFor(() => closed, 3_000, 'the JWKS connection to close')
+    // what the server managed to write: the limit plus the socket buffers, not the whole stream
+    assert.ok(written < 16 * 1024 * 1024, `${written} bytes written before the verifier gave up`)
   })
 
   test('static jwks: no discovery, no fetch at all', async () => {
@@ -242,6 +290,30 @@ describe('JWKS caching', () => {
       assert.equal(error.kid, old.kid)
       return true
     })
+  })
+
+  test('a key replaced under the same kid also stops its cached tokens', async () => {
+    const { issuer, clock, verifier } = await setup(
+      { jwksCooldownMs: 0 },
+      { jwksCacheControl: 'max-age=60' },
+    )
+    await verifier.ready()
+    const old = issuer.keys[0]!
+    const token = await issuer.sign({}, old, clock.now())
+    await verifier.verify(token)
+    assert.equal(verifier.status().cacheSize, 1)
+    // re-keyed in place: the kid stays, the key material changes
+    const replacement = generateIssuerKey(old.kid)
+    issuer.keys = [replacement]
+    clock.advance(61_000) // past the JWKS max-age: the next verify refreshes in the background
+    await verifier.verify(token)
+    await waitFor(() => verifier.status().cacheSize === 0, 5_000, 'the cache cleared')
+    assert.equal(issuer.counts.jwks, 2)
+    await assert.rejects(verifier.verify(token), TokenSignatureInvalid)
+    assert.equal(
+      (await verifier.verify(await issuer.sign({}, replacement, clock.now()))).sub,
+      'user-1',
+    )
   })
 })
 

@@ -128,6 +128,9 @@ describe('verifyRequest', () => {
       { authorization: '' },
       { authorization: 'Basic dXNlcjpwYXNz' },
       { authorization: 'Bearerx abc' },
+      // one header of another scheme with commas of its own is still just another scheme
+      { authorization: 'Digest username="u", realm="r", nonce="n", bearer="x"' },
+      new Headers({ authorization: 'Digest username="u", realm="r"' }),
       new Headers(),
     ]) {
       await assert.rejects(verifier.verifyRequest(headers), (error: unknown) => {
