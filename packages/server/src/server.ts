@@ -21,6 +21,7 @@ import { createKeyring } from './domain/keyring.ts'
 import { createMetrics } from './domain/metrics.ts'
 import { dummyHash } from './domain/passwords.ts'
 import { createRevocationFeed } from './domain/revocation-feed.ts'
+import { createHorizonLease } from './domain/revocation-horizon.ts'
 import { loadOrCreateSecret } from './domain/secret-file.ts'
 import { createThrottle } from './domain/throttle.ts'
 import {
@@ -149,7 +150,15 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
   // Hash the dummy password now, so the first unknown-user login costs what any other does.
   await dummyHash()
 
-  const ctx: BoothContext = { config, store, keys, events, throttle: createThrottle(), clock }
+  const ctx: BoothContext = {
+    config,
+    store,
+    keys,
+    events,
+    throttle: createThrottle(),
+    clock,
+    horizon: createHorizonLease(store, config.accessTokenTtl),
+  }
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     // Per-request log lines would cost more than a refresh; /metrics counts requests instead.

@@ -18,6 +18,7 @@ import { createEvents } from '../src/domain/events.ts'
 import { createKeyManager } from '../src/domain/keys.ts'
 import { createKeyring } from '../src/domain/keyring.ts'
 import { createMetrics } from '../src/domain/metrics.ts'
+import { createHorizonLease } from '../src/domain/revocation-horizon.ts'
 import { refreshSession } from '../src/domain/sessions.ts'
 import { createThrottle } from '../src/domain/throttle.ts'
 import { hashRefreshToken, newRefreshToken } from '../src/domain/tokens.ts'
@@ -177,6 +178,7 @@ describe('no key this instance can sign with', () => {
       events: createEvents(pino({ level: 'silent' }), createMetrics()),
       throttle: createThrottle(),
       clock,
+      horizon: createHorizonLease(store, config.accessTokenTtl),
     })
     const input = { refreshToken, client, scope: undefined, sessionId: undefined }
 

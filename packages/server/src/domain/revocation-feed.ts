@@ -4,12 +4,21 @@
  * LISTEN/NOTIFY) works the same on SQLite and PostgreSQL and survives reconnects with nothing
  * to re-arm; a local revocation pokes the poller so it is published at once.
  *
- * On PostgreSQL, sequence numbers are allocated at insert but transactions commit in any order,
- * so a lower seq can appear after a higher one. The poller therefore rereads a window behind the
- * newest entry and de-duplicates by seq; an entry "settles" `settleMs` after it committed, and
- * the watermark (below which nothing new can appear) moves over settled entries only. A resume
- * from `Last-Event-ID` reads from the watermark when it is lower, so a late commit is not lost;
- * subscribers may see an entry twice, and applying one is idempotent.
+ * Entries commit in seq order, so what a reader sees is always a prefix of the log and a resume
+ * from `Last-Event-ID` misses nothing: SQLite has one writer at a time (`BEGIN IMMEDIATE`), and on
+ * PostgreSQL every revoking transaction of the booth holds one advisory lock from before its
+ * insert until its commit (`lockRevocationLog` in store/sql-store.ts). Without that lock a seq is
+ * taken at insert and transactions commit in any order; a verifier that had seen a higher seq
+ * and resumed after it would never be sent a lower one committed meanwhile.
+ *
+ * On PostgreSQL the poller still allows for a late commit, as defence in depth against a writer
+ * that does not take the lock: an instance of an earlier version during a rolling upgrade, a row
+ * inserted by hand. It rereads a window behind the newest entry and de-duplicates by seq; an
+ * entry "settles" `settleMs` after it committed, and the watermark (below which nothing new can
+ * appear) moves over settled entries only. A resume from `Last-Event-ID` reads from the
+ * watermark when it is lower, so a late commit is not lost within the window (past it, only the
+ * lock helps); subscribers may see an entry twice, and applying one is idempotent. With every
+ * writer taking the lock the window costs a resume at most `settleMs` of entries sent again.
  *
  * When an entry committed is known only roughly: at the latest when this poller first read it,
  * by this instance's clock. A lower seq was taken before that entry's insert, so (a revoking
@@ -26,8 +35,8 @@
  * bound assumes the clocks agree, and writes run, to within `settleMs`, as token expiry checks
  * already do; it is relied on once, for entries that committed before the booth started.
  *
- * SQLite has one writer at a time (`BEGIN IMMEDIATE`): entries commit in seq order, what a reader
- * sees is always a prefix of the log, and nothing needs to settle.
+ * A `Last-Event-ID` above every seq the log holds (a database restored from a backup, a bogus
+ * value) is no position in this log: such a resume gets the full snapshot (`resumeAfter`).
  */
 import type { RevocationRecord, Store } from '../store/store.ts'
 
@@ -39,6 +48,11 @@ export interface RevocationFeed {
    * the settled watermark so that late commits are not missed on resume, one page at a time.
    */
   backlog(lastSeq: number): AsyncIterable<RevocationRecord[]>
+  /**
+   * Where a resume from `Last-Event-ID: lastSeq` starts: `lastSeq`, or 0 (the full snapshot)
+   * when it is above every seq in the log. It does not check that `lastSeq` came from this log.
+   */
+  resumeAfter(lastSeq: number): Promise<number>
   /** The highest seq published so far. */
   latestSeq(): number
   /** Poll now (after a local revocation). */
@@ -158,6 +172,14 @@ export function createRevocationFeed({
         if (rows.length < PAGE) return
         after = rows.at(-1)!.seq
       }
+    },
+    async resumeAfter(lastSeq) {
+      if (lastSeq === 0) return 0
+      // The log itself, not this poller's `latest`: another instance (or a poll not yet run
+      // here) may have seen further, and a database restored under a running booth is lower.
+      // Past the log's top the id names no entry of it, and resuming after it would skip the
+      // snapshot and every entry the log gets up to there.
+      return lastSeq > (await store.latestRevocationSeq()) ? 0 : lastSeq
     },
     latestSeq: () => latest,
     poke: () => {

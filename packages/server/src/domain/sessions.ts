@@ -87,6 +87,7 @@ export async function startSession(
   // Before anything is stored: no key means 503 (keys.ts), not a session without tokens.
   const signer = ctx.keys.signer()
   const now = ctx.clock()
+  await ctx.horizon.cover(now)
   const session: SessionRecord = {
     id: randomUUID(),
     userId: user.id,
@@ -133,6 +134,8 @@ export async function refreshSession(
   // the session. With no key this is a 503 and the refresh token is left as it was.
   const signer = ctx.keys.signer()
   const now = ctx.clock()
+  // Before the rotation too: once it commits, the client must get its successor.
+  await ctx.horizon.cover(now)
   if (input.scope !== undefined) {
     // Refuse a scope beyond the grant before rotating: a failed request must not consume the token.
     // Only for the client (and session) the token is bound to: anyone else gets the rotation's

@@ -18,7 +18,10 @@ export async function clientCredentialsGrant(
   const allowed = client.scope.split(' ').filter(Boolean)
   // RFC 6749 §3.1: `scope=` (no value) is treated as omitted: everything the client may have.
   const scope = grantScope(parseScope(optional(params, 'scope')), allowed, allowed)
-  const access = issueAccessToken(ctx.keys.signer(), {
+  const signer = ctx.keys.signer()
+  const now = ctx.clock()
+  await ctx.horizon.cover(now)
+  const access = issueAccessToken(signer, {
     issuer: ctx.config.issuer,
     audience: ctx.config.audience,
     subject: client.id,
@@ -26,7 +29,7 @@ export async function clientCredentialsGrant(
     scope,
     sessionId: undefined,
     ttl: ctx.config.accessTokenTtl,
-    now: ctx.clock(),
+    now,
   })
   ctx.events.emit('client_credentials.issued', { client_id: client.id })
   return {

@@ -105,9 +105,12 @@ export function revocationFeedRoutes(
     })
 
     try {
-      let max = lastSeq
+      // A Last-Event-ID past the log's top (a restored database, a bogus value) is a fresh
+      // connect: the full snapshot, and `ready` says the booth's seq, not the client's number.
+      const after = await feed.resumeAfter(lastSeq)
+      let max = after
       const sentAbove = new Set<number>()
-      for await (const page of feed.backlog(lastSeq)) {
+      for await (const page of feed.backlog(after)) {
         if (res.destroyed) return
         for (const entry of page) {
           if (entry.seq > max) max = entry.seq

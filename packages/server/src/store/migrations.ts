@@ -88,6 +88,19 @@ function migrations(kind: Kind): Record<string, Migration> {
           .execute()
       },
     },
+    // One row: the least `expires_at` of every revocation logged from now on
+    // (extendRevocationHorizon), so that lowering the access-token lifetime cannot make an entry
+    // expire before tokens issued under the longer one. 0 until a booth issues a token.
+    '0002_revocation_horizon': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('revocation_horizon')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('kept_until', 'bigint', (c) => c.notNull())
+          .execute()
+        await db.insertInto('revocation_horizon').values({ id: 1, kept_until: 0 }).execute()
+      },
+    },
   }
 }
 

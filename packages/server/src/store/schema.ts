@@ -55,6 +55,12 @@ export interface RevocationsTable {
   expires_at: number
 }
 
+/** One row (id 1): the least `expires_at` of a revocation logged now. */
+export interface RevocationHorizonTable {
+  id: number
+  kept_until: number
+}
+
 export interface Schema {
   users: UsersTable
   clients: ClientsTable
@@ -62,4 +68,5 @@ export interface Schema {
   refresh_tokens: RefreshTokensTable
   signing_keys: SigningKeysTable
   revocations: RevocationsTable
+  revocation_horizon: RevocationHorizonTable
 }

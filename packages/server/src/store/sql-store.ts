@@ -35,6 +35,10 @@ function toSession(row: Selectable<SessionsTable>): SessionRecord {
   }
 }
 
+// The advisory lock of the revocation log's writers on PostgreSQL (lockRevocationLog); the
+// signing-key table's writers take 7_238_541.
+const REVOCATION_LOG_LOCK = 7_238_542
+
 function isUniqueViolation(error: unknown): boolean {
   const e = error as { code?: string; errcode?: number; message?: string }
   // PostgreSQL: 23505; node:sqlite: SQLITE_CONSTRAINT_PRIMARYKEY / _UNIQUE (1555 / 2067)
@@ -107,14 +111,45 @@ export function createSqlStore(db: SqlDatabase): Store {
     ),
   }
 
-  function logRevocation(
+  /**
+   * On PostgreSQL, makes the log's seq order its commit order. A seq is taken at insert, and
+   * without this two revoking transactions could commit in the other order: a verifier that had
+   * seen the higher seq and resumed after it would never be sent the lower one (the feed's
+   * watermark covers only resumes within its window). Holding one lock from before the insert
+   * until after the commit (PostgreSQL releases a transaction's locks once its commit is visible)
+   * means the next writer takes its seq after the previous one committed, so a reader sees a
+   * prefix of the log. SQLite has one writer at a time already.
+   *
+   * Deadlock-free as long as no transaction waits for this lock while holding a row lock that
+   * a holder of it may wait for. Once they hold it, revoking transactions wait only for
+   * `sessions` rows (and insert into `revocations`), so each takes the lock before it touches
+   * `sessions`: first thing in revokeSession, revokeAllSessions and revokeAccessToken. A rotation
+   * takes it only on reuse (every other rotation stays out of it), holding the presented token's
+   * row alone, which no holder waits for: no transaction locks a `refresh_tokens` row after it.
+   */
+  async function lockRevocationLog(tx: SqlRunner): Promise<void> {
+    if (!lock) return
+    await tx.all(
+      qb.selectNoFrom((eb) =>
+        eb.fn<number>('pg_advisory_xact_lock', [eb.val(REVOCATION_LOG_LOCK)]).as('l'),
+      ),
+    )
+  }
+
+  async function logRevocation(
     tx: SqlRunner,
     kind: RevocationKind,
     value: string,
     at: number,
     expiresAt: number,
   ) {
-    return tx.run(qb.insertInto('revocations').values({ kind, value, at, expires_at: expiresAt }))
+    // Read in the logging transaction (on PostgreSQL after the log's lock and the session's row),
+    // so it includes every extension made before a token this entry may match was issued.
+    const [horizon] = await tx.all(
+      qb.selectFrom('revocation_horizon').select('kept_until').where('id', '=', 1),
+    )
+    const keptUntil = Math.max(expiresAt, Number(horizon?.kept_until ?? 0))
+    return tx.run(qb.insertInto('revocations').values({ kind, value, at, expires_at: keptUntil }))
   }
 
   async function revokeSessionIn(tx: SqlRunner, id: string, now: number, expiresAt: number) {
@@ -290,6 +325,7 @@ export function createSqlStore(db: SqlDatabase): Store {
             }
           }
         }
+        await lockRevocationLog(tx)
         await revokeSessionIn(tx, session.id, now, revocationExpiresAt)
         return { status: 'reused', session: { ...session, revokedAt: now } }
       })
@@ -323,6 +359,7 @@ export function createSqlStore(db: SqlDatabase): Store {
 
     revokeSession(id, userId, now, revocationExpiresAt) {
       return db.transaction(async (tx) => {
+        await lockRevocationLog(tx)
         if (userId !== undefined) {
           const [owner] = await tx.all(
             qb.selectFrom('sessions').select('user_id').where('id', '=', id),
@@ -335,6 +372,7 @@ export function createSqlStore(db: SqlDatabase): Store {
 
     revokeAllSessions(userId, now, revocationExpiresAt) {
       return db.transaction(async (tx) => {
+        await lockRevocationLog(tx)
         const live = await tx.all(
           qb
             .selectFrom('sessions')
@@ -350,7 +388,10 @@ export function createSqlStore(db: SqlDatabase): Store {
     },
 
     async revokeAccessToken(jti, now, expiresAt) {
-      await db.transaction((tx) => logRevocation(tx, 'jti', jti, now, expiresAt))
+      await db.transaction(async (tx) => {
+        await lockRevocationLog(tx)
+        await logRevocation(tx, 'jti', jti, now, expiresAt)
+      })
     },
 
     async isAccessTokenRevoked(jti) {
@@ -367,6 +408,20 @@ export function createSqlStore(db: SqlDatabase): Store {
           .where('value', '=', userId),
       )
       return row?.at === null || row?.at === undefined ? undefined : Number(row.at)
+    },
+
+    async extendRevocationHorizon(until) {
+      // A later `until` only: on PostgreSQL a concurrent extension holds the row, and this
+      // statement rechecks the condition on the row it committed.
+      await db.transaction((tx) =>
+        tx.run(
+          qb
+            .updateTable('revocation_horizon')
+            .set({ kept_until: until })
+            .where('id', '=', 1)
+            .where('kept_until', '<', until),
+        ),
+      )
     },
 
     async listRevocations(afterSeq, now, limit) {
@@ -386,6 +441,13 @@ export function createSqlStore(db: SqlDatabase): Store {
         at: Number(r.at),
         expiresAt: Number(r.expires_at),
       }))
+    },
+
+    async latestRevocationSeq() {
+      const [row] = await db.all(
+        qb.selectFrom('revocations').select((eb) => eb.fn.max('seq').as('seq')),
+      )
+      return row?.seq === null || row?.seq === undefined ? 0 : Number(row.seq)
     },
 
     async purgeExpired(now) {

@@ -181,8 +181,17 @@ export interface Store {
   /** The `at` of the latest user cut-off (revokeAllSessions) still logged for `userId`. */
   latestUserCutoff(userId: string): Promise<number | undefined>
 
+  /**
+   * Keeps every revocation logged from now on until at least `until`: the revoking methods raise
+   * a lower `revocationExpiresAt` (`expiresAt`) to it. It only ever moves later. The booth
+   * extends it before it issues access tokens that live until then, so that an entry outlives
+   * every token it may match, whatever lifetime the instance that logs it is configured with.
+   */
+  extendRevocationHorizon(until: number): Promise<void>
   /** Revocations after `seq` that still matter at `now`, oldest first. */
   listRevocations(afterSeq: number, now: number, limit: number): Promise<RevocationRecord[]>
+  /** The highest seq in the revocation log, expired entries included; 0 when it is empty. */
+  latestRevocationSeq(): Promise<number>
   /** Forgets revocations, refresh tokens and sessions that no longer matter. */
   purgeExpired(now: number): Promise<void>
 

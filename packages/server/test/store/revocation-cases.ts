@@ -250,5 +250,30 @@ export function revocationCases(open: OpenStore): void {
         assert.deepEqual(await liveTokens(store, ['rt-short'], NOW + HOUR), [])
         assert.equal((await store.findRefreshToken('rt-short'))?.session.id, 's3', 'still stored')
       }))
+
+    it('extendRevocationHorizon only moves later, and raises the expiresAt of every entry logged after it (review B bug 3)', () =>
+      withStore(open, async ({ store }) => {
+        await seedAccounts(store)
+        await startSession(store, 's1', 'alice', 'rt1')
+        await startSession(store, 's2', 'bob', 'rt2')
+        await store.extendRevocationHorizon(NOW + 2 * DAY)
+        await store.extendRevocationHorizon(NOW + DAY) // earlier: no effect
+        await store.revokeAccessToken('short', NOW, NOW + HOUR)
+        await store.revokeAccessToken('long', NOW, NOW + 3 * DAY)
+        await store.revokeSession('s1', undefined, NOW, NOW + HOUR)
+        await store.revokeAllSessions('bob', NOW, NOW + HOUR)
+        assert.deepEqual(
+          (await loggedRevocations(store)).map(
+            (entry) => `${entry.value} ${entry.expiresAt - NOW}`,
+          ),
+          [
+            `short ${2 * DAY}`,
+            `long ${3 * DAY}`,
+            `s1 ${2 * DAY}`,
+            `s2 ${2 * DAY}`,
+            `bob ${2 * DAY}`,
+          ],
+        )
+      }))
   })
 }
