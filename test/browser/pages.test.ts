@@ -7,7 +7,14 @@
  * network fail (or a proxy answer), `clock` stops a page's timers. Nothing of ours is replaced.
  */
 import assert from 'node:assert/strict'
-import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
+import {
+  createHmac,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto'
 import { mkdirSync, rmSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import {
@@ -562,6 +569,73 @@ describe('pages in Chromium', () => {
         assert.equal(headers.cookie, undefined, 'no cookie goes with the JWKS request')
         assert.equal(headers.authorization, undefined)
         assert.equal(request.postData(), null)
+      }
+    },
+  )
+
+  browserTest(
+    'the debugger refuses an HS256 token "signed" with a public key, and never leaves a stale verdict',
+    async () => {
+      const username = await newUser('confuse')
+      const { body } = await postForm(`${booth.url}/token`, {
+        grant_type: 'password',
+        username,
+        password: PASSWORD,
+      })
+      const [h, p] = (body.access_token as string).split('.') as [string, string, string]
+      const header = JSON.parse(Buffer.from(h, 'base64url').toString())
+      const jwks = (await (await fetch(`${booth.url}/.well-known/jwks.json`)).json()) as {
+        keys: Array<Record<string, unknown>>
+      }
+      const boothJwk = jwks.keys.find((k) => k.kid === header.kid)!
+      const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
+      const claims = { ...JSON.parse(Buffer.from(p, 'base64url').toString()), scope: 'admin' }
+      // the forgery: HMAC keyed with the booth's public key as the victim would paste it
+      const forge = (secret: string, kid: unknown) => {
+        const input = `${b64({ alg: 'HS256', typ: 'at+jwt', ...(kid ? { kid } : {}) })}.${b64(claims)}`
+        return {
+          token: `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`,
+          secret,
+        }
+      }
+      const page = await (await browser.newContext({ userAgent: LINUX })).newPage()
+      await page.goto(`${booth.url}/debugger`)
+      const verdict = page.locator('#verdict')
+      const token = page.getByLabel('Token', { exact: true })
+      const key = page.getByLabel('Key (optional)')
+      const cases = [
+        // the public key pasted as JWK text or PEM, with or without the booth's kid
+        forge(JSON.stringify(boothJwk), header.kid),
+        forge(JSON.stringify(boothJwk), undefined),
+        forge(
+          createPublicKey({ key: boothJwk as JsonWebKey, format: 'jwk' })
+            .export({ type: 'spki', format: 'pem' })
+            .toString(),
+          undefined,
+        ),
+      ]
+      for (const forged of cases) {
+        await key.fill(forged.secret)
+        await token.fill(forged.token)
+        await page.locator('#verdict[data-state=invalid]').waitFor()
+        assert.match(await verdict.innerText(), /algorithm.confusion/i)
+      }
+      // a plain secret under the booth's kid: the kid pins ES256, so HS256 is refused as well
+      const underKid = forge('just some shared secret', header.kid)
+      await key.fill(underKid.secret)
+      await token.fill(underKid.token)
+      await verdict.filter({ hasText: `"${header.kid}" is the booth's` }).waitFor()
+      assert.equal(await verdict.getAttribute('data-state'), 'invalid')
+
+      // a verified token, then one whose header or payload is JSON null: no "valid" may remain
+      await key.fill('')
+      await token.fill(body.access_token as string)
+      await page.locator('#verdict[data-state=valid]').waitFor()
+      const [, , s] = (body.access_token as string).split('.')
+      for (const broken of [`${b64(null)}.${p}.${s}`, `${h}.${b64(null)}.${s}`]) {
+        await token.fill(broken)
+        await page.locator('#verdict[data-state=invalid]').waitFor()
+        assert.match(await verdict.innerText(), /not a JWT/)
       }
     },
   )

@@ -86,10 +86,34 @@ async function boothKey(kid) {
   return (await jwks).find((k) => k.kid === kid)
 }
 
+// A public key in one of the forms the key box takes: as an HMAC secret it is the classic
+// algorithm-confusion forgery (RFC 8725 §2.1), since anyone can read it
+function looksLikePublicKey(text) {
+  if (/-----BEGIN [A-Z ]*KEY-----/.test(text)) return true
+  try {
+    const value = JSON.parse(text)
+    return typeof value === 'object' && value !== null && typeof value.kty === 'string'
+  } catch {
+    return false
+  }
+}
+
 async function keyFor(alg, kid, pasted) {
   if (alg === 'HS256') {
     if (!pasted)
       return { error: 'HS256 tokens are checked with the shared secret: paste it as the key.' }
+    if (looksLikePublicKey(pasted))
+      return {
+        error:
+          'That is a public key, which anyone can read: an HS256 token "signed" with it is the algorithm-confusion forgery. Refused.',
+      }
+    // RFC 8725 §3.1: one algorithm per key; a kid naming one of the booth's keys pins its alg
+    const published =
+      typeof kid === 'string' ? await boothKey(kid).catch(() => undefined) : undefined
+    if (published)
+      return {
+        error: `The key "${kid}" is the booth's ${published.alg} key, the token claims HS256: refused (algorithm confusion).`,
+      }
     const key = await crypto.subtle.importKey(
       'raw',
       enc.encode(pasted),
@@ -123,7 +147,7 @@ async function keyFor(alg, kid, pasted) {
     false,
     ['verify'],
   )
-  return { key, params: spec.verify, source: `the booth's key ${kid}` }
+  return { key, params: spec.verify, source: `the booth's key ${kid}`, booth: true }
 }
 
 function explain(payload) {
@@ -173,15 +197,19 @@ async function inspect() {
   $('payload').textContent = ''
   $('claims').replaceChildren()
   if (!token) return verdict('Paste a token above.')
+  // no verdict of the previous token may stand while this one is checked
+  verdict('Checking…')
   const parts = token.split('.')
   let header
   let payload
+  const isObject = (value) => typeof value === 'object' && value !== null && !Array.isArray(value)
   try {
     if (parts.length !== 3) throw new Error()
     header = json(parts[0])
     payload = json(parts[1])
+    if (!isObject(header) || !isObject(payload)) throw new Error()
   } catch {
-    return verdict('This is not a JWT: it needs three base64url parts holding JSON.', false)
+    return verdict('This is not a JWT: it needs three base64url parts holding JSON objects.', false)
   }
   $('header').textContent = JSON.stringify(header, null, 2)
   $('payload').textContent = JSON.stringify(payload, null, 2)
@@ -201,7 +229,9 @@ async function inspect() {
     if (mine !== generation) return
     verdict(
       ok
-        ? `Signature verified with ${found.source}: the booth issued this token and nobody changed it.`
+        ? found.booth
+          ? `Signature verified with ${found.source}: the booth issued this token and nobody changed it.`
+          : `Signature verified with ${found.source}: whoever holds that key signed this token, and nobody changed it since.`
         : 'Signature does NOT verify: the token was tampered with or signed by someone else.',
       ok,
     )
