@@ -39,6 +39,8 @@ export interface Config {
   readonly jwksMaxAge: number
   /** Milliseconds between heartbeats on the revocation feed. */
   readonly feedHeartbeatMs: number
+  /** Milliseconds within which a whole request (headers and body) must arrive. */
+  readonly requestTimeoutMs: number
   readonly corsOrigins: readonly string[]
   /** Domain attribute of the cookie-mode cookies; unset = host-only (the safest). */
   readonly cookieDomain: string | undefined
@@ -197,6 +199,9 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   // (@tokenbooth/verify's staleAfterMs, three heartbeats). A slower heartbeat would make every
   // default verifier see a quiet but healthy feed as dead, and refuse tokens under fail-closed.
   const feedHeartbeat = integer(env, 'TOKENBOOTH_FEED_HEARTBEAT', 5, 1, 5)
+  // Every request is a small form or JSON object: 30 s is ample on any network, and bounds how
+  // long a client that stalls mid-request holds its connection (and a stop)
+  const requestTimeout = integer(env, 'TOKENBOOTH_REQUEST_TIMEOUT', 30, 1, 300)
 
   const corsOrigins = list(env.TOKENBOOTH_CORS_ORIGINS).map((o) =>
     origin('TOKENBOOTH_CORS_ORIGINS', o),
@@ -252,6 +257,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     keyRotation,
     jwksMaxAge,
     feedHeartbeatMs: feedHeartbeat * 1000,
+    requestTimeoutMs: requestTimeout * 1000,
     corsOrigins: Object.freeze(corsOrigins),
     cookieDomain,
     trustProxy,

@@ -139,10 +139,29 @@ export class MethodNotAllowed extends HttpError {
   override readonly code = 'ERR_METHOD_NOT_ALLOWED'
   override readonly status = 405
   override readonly error = 'invalid_request'
+  /** The methods the route takes, for `Allow` (RFC 9110 §15.5.6); empty when unknown. */
+  readonly allow: readonly string[]
+  constructor(options: HttpErrorOptions & { allow?: readonly string[] } = {}) {
+    super(options)
+    this.allow = options.allow ?? []
+  }
+  override headers(): Record<string, string> {
+    return this.allow.length === 0 ? {} : { allow: this.allow.join(', ') }
+  }
+}
+export class RequestTimeout extends HttpError {
+  override readonly code = 'ERR_REQUEST_TIMEOUT'
+  override readonly status = 408
+  override readonly error = 'invalid_request'
 }
 export class PayloadTooLarge extends HttpError {
   override readonly code = 'ERR_PAYLOAD_TOO_LARGE'
   override readonly status = 413
+  override readonly error = 'invalid_request'
+}
+export class ExpectationFailed extends HttpError {
+  override readonly code = 'ERR_EXPECTATION_FAILED'
+  override readonly status = 417
   override readonly error = 'invalid_request'
 }
 export class UnsupportedMediaType extends HttpError {

@@ -2,11 +2,13 @@
  * createTokenServer: the booth as a Fastify instance plus the context it runs on. `cli.ts` hosts
  * it; tests drive it over real HTTP or with `app.inject`.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
 } from 'fastify'
 import cookie from '@fastify/cookie'
@@ -25,6 +27,7 @@ import { createHorizonLease } from './domain/revocation-horizon.ts'
 import { loadOrCreateSecret } from './domain/secret-file.ts'
 import { createThrottle } from './domain/throttle.ts'
 import {
+  ExpectationFailed,
   HttpError,
   InvalidRequest,
   MethodNotAllowed,
@@ -78,6 +81,9 @@ const BODY_LIMIT = 64 * 1024
 // arrive, the same order as the body limit.
 const MAX_HEADER_SIZE = 128 * 1024
 
+// A stop waits this long for requests in flight, then closes their connections
+const CLOSE_GRACE_MS = 10_000
+
 function toHttpError(error: FastifyError): HttpError {
   if (error instanceof HttpError) return error
   // Defence in depth: input validation keeps these from the store, but if a value slips
@@ -102,6 +108,42 @@ function toHttpError(error: FastifyError): HttpError {
     return new InvalidRequest({ description: 'malformed request', detail: error.message })
   }
   return new ServerError({ description: 'internal error', cause: error })
+}
+
+// On every answer (onSend, the error paths, and the raw socket answers below HTTP)
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+} as const
+const SECURITY_HEADER_LINES = Object.entries(SECURITY_HEADERS)
+  .map(([name, value]) => `${name}: ${value}\r\n`)
+  .join('')
+
+function securityHeaders(reply: FastifyReply): void {
+  reply
+    .header('x-content-type-options', SECURITY_HEADERS['x-content-type-options'])
+    .header('referrer-policy', SECURITY_HEADERS['referrer-policy'])
+  // pages set their own policy
+  if (!reply.hasHeader('content-security-policy')) {
+    reply.header('content-security-policy', SECURITY_HEADERS['content-security-policy'])
+  }
+}
+
+// A route's path (find-my-way syntax: `:param` segments, a trailing `*`) as a whole-path RegExp;
+// a trailing slash is ignored, as the router ignores it
+function routePattern(url: string): RegExp {
+  const source = url
+    .split('/')
+    .map((segment) =>
+      segment.startsWith(':')
+        ? '[^/]+'
+        : segment === '*'
+          ? '.*'
+          : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+    )
+    .join('/')
+  return new RegExp(`^${source}/?$`)
 }
 
 export async function createTokenServer(options: TokenServerOptions): Promise<TokenServer> {
@@ -164,22 +206,41 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
     // Per-request log lines would cost more than a refresh; /metrics counts requests instead.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
-    http: { maxHeaderSize: MAX_HEADER_SIZE },
+    http: {
+      maxHeaderSize: MAX_HEADER_SIZE,
+      connectionsCheckingInterval: Math.min(30_000, config.requestTimeoutMs / 4),
+      // Node requires headersTimeout ≤ requestTimeout; its default is 60 s
+      headersTimeout: Math.min(60_000, config.requestTimeoutMs),
+    },
     trustProxy: config.trustProxy as boolean | string[],
     forceCloseConnections: 'idle',
     return503OnClosing: true,
-    // Errors below HTTP (an oversized header, a malformed request line) get the JSON shape too.
+    // The whole request (headers and body) must arrive within TOKENBOOTH_REQUEST_TIMEOUT:
+    // Fastify's default (0) turns Node's off, so a client that sent headers and then no body, or
+    // a byte every 20 s, held its socket (and a stop) for ever. Node checks its timeouts every
+    // connectionsCheckingInterval (30 s by default): a quarter of the timeout keeps them close.
+    requestTimeout: config.requestTimeoutMs,
+    // Errors below HTTP (an oversized header, a malformed request line, a request that did not
+    // arrive in time) get the JSON shape too.
     clientErrorHandler(error, socket) {
       if (!socket.writable) return
-      const status = (error as { code?: string }).code === 'HPE_HEADER_OVERFLOW' ? 431 : 400
-      const body = JSON.stringify({
-        error: 'invalid_request',
-        error_description: status === 431 ? 'request headers too large' : 'malformed HTTP request',
-      })
+      const code = (error as { code?: string }).code
+      const [status, reason, description] =
+        code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large', 'request headers too large']
+          : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'Request Timeout', 'the request did not arrive in time']
+            : [400, 'Bad Request', 'malformed HTTP request']
+      const body = JSON.stringify({ error: 'invalid_request', error_description: description })
       socket.end(
-        `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-          `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\n` +
+          `${SECURITY_HEADER_LINES}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
       )
+    },
+    // Errors Fastify raises before routing (a malformed percent-encoding in the path): the same
+    // JSON shape and headers as every other error, not Fastify's own body
+    frameworkErrors(error, request, reply) {
+      return sendError(error as FastifyError, request, reply)
     },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   })
@@ -239,16 +300,13 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
   })
   let closing = false
   app.addHook('onSend', async (_request, reply, payload) => {
-    reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer')
+    securityHeaders(reply)
     // While stopping, tell keep-alive clients to go, so that closing does not wait on them.
     if (closing) reply.header('connection', 'close')
-    if (!reply.hasHeader('content-security-policy')) {
-      reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'")
-    }
     return payload
   })
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
+  function sendError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
     const http = toHttpError(error)
     if (http.status >= 500) request.log.error({ err: error, url: request.url }, 'request failed')
     // A value that reached the database before validation refused it: answered, but worth a look.
@@ -258,16 +316,57 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
       request.log.debug({ code: http.code, detail: http.detail }, 'request refused')
     const body: Record<string, string> = { error: http.error }
     if (http.description !== undefined) body.error_description = http.description
+    // set here as well as in onSend: a framework error is answered outside the hooks
+    securityHeaders(reply)
     return reply.code(http.status).headers(http.headers()).type('application/json').send(body)
+  }
+  app.setErrorHandler(sendError)
+
+  // Every route's path pattern and methods, so that a known path asked with another method is a
+  // 405 naming the methods it takes (RFC 9110 §15.5.6), not a 404
+  const routes = new Map<string, { pattern: RegExp; methods: Set<string> }>()
+  app.addHook('onRoute', (route) => {
+    // a bare wildcard (the CORS preflight's `*`) names no resource
+    if (route.url === '*' || route.url === '/*') return
+    let entry = routes.get(route.url)
+    if (entry === undefined) {
+      entry = { pattern: routePattern(route.url), methods: new Set() }
+      routes.set(route.url, entry)
+    }
+    for (const method of [route.method].flat()) entry.methods.add(method)
   })
   app.setNotFoundHandler((request, reply) => {
-    const error = new NotFound({
-      description: `no route for ${request.method} ${request.url.split('?')[0]!.slice(0, 100)}`,
-    })
-    return reply
-      .code(404)
-      .type('application/json')
-      .send({ error: error.error, error_description: error.description })
+    const path = request.url.split('?')[0]!
+    const shown = `${request.method} ${path.slice(0, 100)}`
+    const allow = new Set<string>()
+    for (const { pattern, methods } of routes.values()) {
+      if (pattern.test(path)) for (const method of methods) allow.add(method)
+    }
+    if (allow.size > 0 && !allow.has(request.method)) {
+      const error = new MethodNotAllowed({
+        description: `${request.method} is not a method of ${path.slice(0, 100)}`,
+        allow: [...allow].sort(),
+      })
+      return sendError(error as unknown as FastifyError, request, reply)
+    }
+    return sendError(
+      new NotFound({ description: `no route for ${shown}` }) as unknown as FastifyError,
+      request,
+      reply,
+    )
+  })
+  // Node answers an Expect other than 100-continue itself, with an empty 417
+  app.server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    const error = new ExpectationFailed({ description: 'only "Expect: 100-continue" is supported' })
+    const body = JSON.stringify({ error: error.error, error_description: error.description })
+    res
+      .writeHead(417, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        ...SECURITY_HEADERS,
+        connection: 'close',
+      })
+      .end(body)
   })
 
   await app.register(cookie)
@@ -320,7 +419,11 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
         feedRoutes.close()
         const stopped = app.close()
         if (inFlight.size === 0) app.server.closeAllConnections()
+        // a request that does not finish (a client that stalls) must not hold the stop for ever
+        const grace = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS)
+        grace.unref()
         await stopped
+        clearTimeout(grace)
         await store.close()
       })()
       return closed

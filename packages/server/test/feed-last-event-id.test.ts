@@ -59,8 +59,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const feed = subscribe(feedUrl, { ...auth, 'last-event-id': lastEventId })
       try {
         const ready = await feed.waitFor((e) => e.event === 'ready')
+        // Entries may repeat (the protocol allows it, and applying one is idempotent): on
+        // PostgreSQL the poller publishes unsettled entries live while the snapshot is sent
         return {
-          revocations: feed.revocations().map((e) => `${e.id}:${e.data.value}`),
+          revocations: [...new Set(feed.revocations().map((e) => `${e.id}:${e.data.value}`))],
           seq: ready.data.seq as number,
         }
       } finally {
