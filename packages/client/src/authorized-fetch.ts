@@ -87,7 +87,9 @@ export async function authorizedFetch(
     await res.body?.cancel()
     throw error
   }
-  // Signed out meanwhile (logout here or in another tab): this 401 is the honest answer.
+  // The session of the first send is over (a logout, or a login since, here or in another tab):
+  // the session refresh resolves to no tokens then, and this 401 is the honest answer. Replayed
+  // with the next session's tokens, the request would act as another user.
   if (next === undefined) return res
   await res.body?.cancel()
   return fetchImpl(authorize(replay, mode, next))

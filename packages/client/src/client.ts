@@ -12,7 +12,13 @@ import type { LoginFailed, RefreshFailed } from './errors.ts'
 import { createEmitter, type ClientEventListener, type ClientEventName } from './events.ts'
 import { createSession } from './session.ts'
 import { isPerInstanceStorage, memoryStorage, type TokenStorage } from './storage.ts'
-import { boothRequest, passwordGrant, readRefusal, type BoothEndpoint } from './token-endpoint.ts'
+import {
+  DEFAULT_REFRESH_TIMEOUT_MS,
+  boothRequest,
+  passwordGrant,
+  readRefusal,
+  type BoothEndpoint,
+} from './token-endpoint.ts'
 
 /**
  * Options of {@link createClient}. Only `issuer` is required.
@@ -47,15 +53,23 @@ export interface ClientOptions {
   /**
    * Coordinate refreshes with other tabs (clients sharing `lockName`) through Web Locks and
    * BroadcastChannel. Default: true where `navigator.locks` exists and there is a session to
-   * share — cookie mode (the browser shares the cookies) or a storage other tabs can read. With
-   * the default memory storage in bearer mode each client is its own session, and a lock shared
-   * by every client of the process (Node ≥ 22 has `navigator.locks`) would only serialise
-   * unrelated users' refreshes.
+   * share — cookie mode in a browser page or worker (the browser shares the cookies) or a storage
+   * other tabs can read. With the default memory storage in bearer mode each client is its own
+   * session, and a lock shared by every client of the process (Node ≥ 22 has `navigator.locks`)
+   * would only serialise unrelated users' refreshes. Outside a browser, cookie-mode clients each
+   * keep cookies in their own `fetch`: clients sharing `lockName` would sign each other in and
+   * out, so pass `crossTab: true` only for clients that share one cookie jar.
    */
   crossTab?: boolean
   /** Name of the Web Lock and BroadcastChannel; default `tokenbooth:` + issuer. */
   lockName?: string
-  /** Milliseconds before a call to the booth is abandoned; default 30 000. */
+  /**
+   * Milliseconds before a call to the booth is abandoned; default 30 000, and 4 000 for
+   * refreshes. A refresh that got no answer (network error, timeout) is retried once at once,
+   * since the booth may have rotated anyway; that retry must reach the booth within its grace
+   * window (TOKENBOOTH_REFRESH_GRACE, default 5 s) or it counts as reuse and the booth revokes
+   * the session. If you set this, keep it below the booth's grace window.
+   */
   boothTimeout?: number
 }
 
@@ -76,6 +90,16 @@ function fail(name: string, rule: string, value: unknown): never {
   throw new TypeError(
     `"${name}" must be ${rule}, got ${typeof value === 'string' ? JSON.stringify(value) : typeof value}`,
   )
+}
+
+/**
+ * True in a browser page or worker, whose tabs share the browser's cookies. Elsewhere (Node, Bun)
+ * each cookie-mode client brings its own cookie jar in its `fetch`, so clients that share a lock
+ * name are not one session, and must not sign each other in and out.
+ */
+function isBrowserRealm(): boolean {
+  const g = globalThis as { window?: unknown; WorkerGlobalScope?: unknown }
+  return typeof g.window === 'object' || typeof g.WorkerGlobalScope === 'function'
 }
 
 function checkIssuer(issuer: unknown): string {
@@ -141,7 +165,8 @@ export function createClient(options: ClientOptions) {
   }
   const crossTab =
     options.crossTab ??
-    (findLocks() !== undefined && (mode === 'cookie' || !isPerInstanceStorage(storage)))
+    (findLocks() !== undefined &&
+      (mode === 'cookie' ? isBrowserRealm() : !isPerInstanceStorage(storage)))
   if (typeof crossTab !== 'boolean') fail('crossTab', 'a boolean', crossTab)
   const lockName = options.lockName ?? `tokenbooth:${issuer}`
   if (typeof lockName !== 'string' || lockName === '')
@@ -149,8 +174,17 @@ export function createClient(options: ClientOptions) {
   const timeoutMs = options.boothTimeout ?? 30_000
   if (typeof timeoutMs !== 'number' || !(timeoutMs > 0))
     fail('boothTimeout', 'a positive number of milliseconds', timeoutMs)
+  const refreshTimeoutMs = options.boothTimeout ?? DEFAULT_REFRESH_TIMEOUT_MS
 
-  const endpoint: BoothEndpoint = { issuer, fetch: fetchImpl, mode, clientId, timeoutMs, clock }
+  const endpoint: BoothEndpoint = {
+    issuer,
+    fetch: fetchImpl,
+    mode,
+    clientId,
+    timeoutMs,
+    refreshTimeoutMs,
+    clock,
+  }
   const events = createEmitter()
   const session = createSession({
     endpoint,
@@ -246,8 +280,11 @@ export function createClient(options: ClientOptions) {
      * `fetch` with the session's credentials: `Authorization: Bearer` (bearer mode) or
      * `credentials: 'include'` plus the CSRF header (cookie mode). Refreshes first when the token
      * expires within the margin; on a 401 whose `WWW-Authenticate` says `invalid_token`, refreshes
-     * once and retries once, and returns the retry's response whatever it is. Signed out, the
-     * request goes out without credentials. Any `Authorization` header of yours is replaced.
+     * once and retries once, and returns the retry's response whatever it is. The retry stays in
+     * the session of the first send: after a logout or another login meanwhile, the 401 is
+     * returned, and a request whose refresh outlived its session goes out without credentials.
+     * Signed out, the request goes out without credentials. Any `Authorization` header of yours
+     * is replaced.
      * Rejects with {@link SessionExpired} or {@link RefreshFailed} when a needed refresh fails,
      * and with whatever your `fetch` throws otherwise.
      *

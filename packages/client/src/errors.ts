@@ -148,7 +148,13 @@ export class SessionExpired extends ClientError {
  * answer, timed out, answered 5xx or 429, or answered something that is not a token response.
  * The client keeps its tokens; the next call tries to refresh again.
  *
- * It does NOT retry by itself: callers decide whether to try again.
+ * A refresh that got no answer (`status` undefined) was already sent twice: the booth may have
+ * rotated the refresh token without the answer arriving, and a prompt second try gets the same
+ * successor within the booth's grace window. If both answers were lost and the booth did rotate,
+ * the next refresh comes too late for that window: the booth takes it for reuse and it fails
+ * with {@link SessionExpired}.
+ *
+ * It does NOT retry further: callers decide whether to try again.
  *
  * @example
  * ```ts

@@ -10,7 +10,7 @@
  * @module
  */
 import { createCoordinator, type TabMessage } from './cross-tab.ts'
-import { ClientClosed, SessionExpired } from './errors.ts'
+import { ClientClosed, RefreshFailed, SessionExpired } from './errors.ts'
 import { rethrowLater, type ChangeSource, type Emitter } from './events.ts'
 import { isFresh } from './expiry.ts'
 import { isStoredTokens, type StoredTokens, type TokenStorage } from './storage.ts'
@@ -21,6 +21,8 @@ import { refreshGrant, type BoothEndpoint } from './token-endpoint.ts'
  * when a 401 asked for a new one: the 401 was almost certainly for the cookie it replaced.
  */
 const RECENT_REFRESH_MS = 5_000
+
+const SPENT_COPY = 'another tab continued this session from a copy of this tab’s storage'
 
 /** Tokens as of one moment, with the session they belong to. */
 export interface Snapshot {
@@ -86,13 +88,21 @@ export function createSession(options: SessionOptions) {
     return isStoredTokens(stored) && stored.delivery === endpoint.mode ? stored : undefined
   }
 
-  /** Makes `next` the in-memory tokens, with the event that describes the change. */
-  function adopt(next: StoredTokens, source: ChangeSource, quiet = false): void {
+  /**
+   * Makes `next` the in-memory tokens, with the event that describes the change. `newSession`
+   * says so when the record cannot: two cookie-mode records look alike whoever logged in.
+   */
+  function adopt(
+    next: StoredTokens,
+    source: ChangeSource,
+    quiet = false,
+    newSession = false,
+  ): void {
     const before = tokens
     tokens = next
     loaded = true
     const payload = { scope: next.scope, expiresAt: next.expiresAt, source }
-    if (before === undefined || !sameSession(before, next)) {
+    if (before === undefined || newSession || !sameSession(before, next)) {
       epoch++
       if (!quiet) events.emit('signed-in', payload)
     } else if (changed(next, before)) {
@@ -106,7 +116,13 @@ export function createSession(options: SessionOptions) {
     source: ChangeSource,
   ) {
     const ended = tokens
-    if (ended === undefined) return
+    if (ended === undefined) {
+      // Cookie mode: a tab that holds no tokens (reloaded, memory storage) can still end the
+      // browser's session at the booth, and the tabs that hold it must hear that it is over.
+      if ('reason' in how && source === 'this' && endpoint.mode === 'cookie')
+        tabs.post({ type: 'signed-out', sessionId: undefined, reason: how.reason })
+      return
+    }
     tokens = undefined
     if ('expired' in how) expired = { epoch, error: how.expired }
     epoch++
@@ -172,18 +188,30 @@ export function createSession(options: SessionOptions) {
       changed(basis, seen) &&
       (isFresh(basis, now, marginMs) ||
         (basis.delivery === 'cookie' && now - basis.obtainedAt < RECENT_REFRESH_MS))
-    if (
-      !sameSession(basis, seen) ||
-      otherTabRefreshed ||
-      (!force && isFresh(basis, now, marginMs))
-    ) {
+    if (!sameSession(basis, seen)) {
+      // Another tab's new session (its message is still on its way): it is not the caller's, so
+      // the caller gets nothing to send, and that session is refreshed when its own callers ask.
+      adopt(basis, 'other-tab')
+      return afterEpochChange(seenEpoch)
+    }
+    if (otherTabRefreshed || (!force && isFresh(basis, now, marginMs))) {
       adopt(basis, 'other-tab')
       if (isFresh(basis, now, marginMs) || otherTabRefreshed) return basis
     }
     const startEpoch = epoch
     let next: StoredTokens
     try {
-      next = await refreshGrant(endpoint, basis)
+      next = await refreshGrant(endpoint, basis).catch((error: unknown) => {
+        // No answer (network error, timeout): the booth may have rotated all the same, leaving
+        // this client with a spent refresh token. Presented again within the booth's grace
+        // window (TOKENBOOTH_REFRESH_GRACE) it gets the same successor; presented after it, it
+        // counts as reuse and the booth revokes the session. So retry once, at once, still
+        // under the lock; the refresh timeout (token-endpoint.ts) is shorter than the default
+        // grace so that this retry lands inside it even after a timeout.
+        if (error instanceof RefreshFailed && error.status === undefined && epoch === startEpoch)
+          return refreshGrant(endpoint, basis)
+        throw error
+      })
     } catch (error) {
       if (error instanceof SessionExpired && epoch === startEpoch)
         await end({ expired: error }, 'this')
@@ -198,10 +226,14 @@ export function createSession(options: SessionOptions) {
     return next
   }
 
-  /** A caller's session is gone: rethrow how it expired, or hand over whatever is current. */
-  function afterEpochChange(seenEpoch: number): StoredTokens | undefined {
+  /**
+   * A caller's session is gone: rethrow how it expired, or resolve to no tokens. Never the
+   * current tokens: they belong to the next session (another user, perhaps), and a request
+   * sent for the first one must not go out with them.
+   */
+  function afterEpochChange(seenEpoch: number): undefined {
     if (expired?.epoch === seenEpoch) throw expired.error
-    return tokens
+    return undefined
   }
 
   /**
@@ -239,14 +271,39 @@ export function createSession(options: SessionOptions) {
     if (message.type === 'signed-in' || message.type === 'refreshed') {
       if (message.delivery !== endpoint.mode) return
       if (message.delivery === 'cookie') {
-        // The browser shares the cookies: the new expiry is this tab's too.
+        // The browser shares the cookies: the new expiry is this tab's too. A login in another
+        // tab replaced the cookies with a new session (another user, perhaps), which the record
+        // cannot tell from a refresh: the message type says it.
         const next: StoredTokens = pick(message)
-        if (tokens === undefined || next.obtainedAt > tokens.obtainedAt) adopt(next, 'other-tab')
+        if (message.type === 'signed-in') adopt(next, 'other-tab', false, true)
+        else if (tokens === undefined || next.obtainedAt > tokens.obtainedAt)
+          adopt(next, 'other-tab')
         return
       }
       // Bearer: the tokens are in the shared storage, never on the channel.
       const stored = await readStorage()
       if (stored === undefined || stored.sessionId !== message.sessionId) return
+      // Only a storage that is each tab's own: a shared one may still show the old record here
+      if (
+        message.type === 'refreshed' &&
+        storage.perTab === true &&
+        stored.obtainedAt < message.obtainedAt
+      ) {
+        // Another tab refreshed this very session, yet this storage never saw it: it is a copy
+        // (sessionStorage of a duplicated or window.open'ed tab). The other tab now holds the
+        // only live refresh token; presenting this one would be reuse, and the booth would
+        // revoke the session for both tabs. This tab's copy is spent: end it here only.
+        await tabs.withLock(async () => {
+          const copy = await readStorage()
+          if (copy === undefined || copy.sessionId !== message.sessionId) return
+          if (copy.obtainedAt >= message.obtainedAt) return
+          // 'other-tab': nothing is posted, since the session lives on in the tab that refreshed.
+          const error = new SessionExpired({ errorDescription: SPENT_COPY })
+          if (tokens?.sessionId === message.sessionId) await end({ expired: error }, 'other-tab')
+          else await storage.clear() // not loaded here yet: the copy must not be loaded later
+        })
+        return
+      }
       // Shared storage is the truth: a newer token of this session, or another tab's new session.
       if (
         tokens === undefined ||
@@ -279,7 +336,9 @@ export function createSession(options: SessionOptions) {
       const t = snapshot.tokens
       if (t === undefined || isFresh(t, clock(), marginMs)) return snapshot
       const next = await refresh(t, snapshot.epoch, false)
-      return { tokens: next, epoch }
+      // A logout or login while the refresh was in flight: the caller's session is over, and the
+      // next one's tokens are not for it (refresh resolves to none then; this catches the rest).
+      return { tokens: epoch === snapshot.epoch ? next : undefined, epoch }
     },
     refresh,
     /** Replaces the session with a new login's tokens (under the lock: no refresh may interleave). */

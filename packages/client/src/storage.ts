@@ -73,6 +73,13 @@ export interface TokenStorage {
   get(): Promise<StoredTokens | undefined>
   set(tokens: StoredTokens): Promise<void>
   clear(): Promise<void>
+  /**
+   * True when each tab has its own copy (sessionStorage): a refresh of this very session that
+   * another tab announces, and this storage never saw, then means this copy is spent. Leave it
+   * unset for storage the tabs share (localStorage shows another tab's write a moment after its
+   * message may arrive) and for a storage of one tab alone.
+   */
+  readonly perTab?: boolean
 }
 
 /**

@@ -11,6 +11,14 @@ import type { StoredTokens } from './storage.ts'
 /** The custom header the booth requires on cookie-authenticated state changes (CSRF defence). */
 export const CSRF_HEADER = 'x-tokenbooth-csrf'
 
+/**
+ * Milliseconds before a refresh is abandoned unless `boothTimeout` says otherwise: under the
+ * booth's default grace window (TOKENBOOTH_REFRESH_GRACE, 5 s). A refresh that timed out may
+ * still have rotated at the booth, and its one retry (session.ts) must present the spent token
+ * within the grace window to get the same successor rather than be taken for reuse.
+ */
+export const DEFAULT_REFRESH_TIMEOUT_MS = 4_000
+
 /** How to reach the booth. Built once by `createClient`. */
 export interface BoothEndpoint {
   /** The issuer URL without a trailing slash. */
@@ -20,6 +28,8 @@ export interface BoothEndpoint {
   clientId: string | undefined
   /** Milliseconds before a call to the booth is abandoned (it may hold the cross-tab lock). */
   timeoutMs: number
+  /** The same for a refresh: shorter by default, see {@link DEFAULT_REFRESH_TIMEOUT_MS}. */
+  refreshTimeoutMs: number
   clock: () => number
 }
 
@@ -36,12 +46,13 @@ export function boothRequest(
   endpoint: BoothEndpoint,
   path: string,
   form?: Record<string, string>,
+  timeoutMs = endpoint.timeoutMs,
 ): Request {
   const headers = new Headers({ accept: 'application/json' })
   if (form !== undefined) headers.set('content-type', 'application/x-www-form-urlencoded')
   if (endpoint.mode === 'cookie') headers.set(CSRF_HEADER, '1')
   const timeout =
-    typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(endpoint.timeoutMs) : undefined
+    typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(timeoutMs) : undefined
   return new Request(`${endpoint.issuer}${path}`, {
     method: 'POST',
     headers,
@@ -127,6 +138,14 @@ async function readJson(res: Response): Promise<unknown> {
   }
 }
 
+function parseJson(text: string | undefined): unknown {
+  try {
+    return text === undefined ? undefined : JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
 function withClient(endpoint: BoothEndpoint, form: Record<string, string>): Record<string, string> {
   return endpoint.clientId === undefined ? form : { ...form, client_id: endpoint.clientId }
 }
@@ -168,7 +187,8 @@ export async function passwordGrant(
 /**
  * grant_type=refresh_token with the stored refresh token (bearer) or the booth's cookie (cookie
  * mode). Rejects with {@link SessionExpired} when the booth answers `invalid_grant` (the session
- * is over) and with {@link RefreshFailed} for everything else (no answer, 5xx, 429, garbage).
+ * is over) and with {@link RefreshFailed} for everything else (no answer, 5xx, 429, garbage);
+ * `status` is undefined when no answer arrived (network error, timeout, a body cut off).
  *
  * It does NOT touch storage or coordinate with other callers: that is `session.ts`.
  *
@@ -187,8 +207,18 @@ export async function refreshGrant(
   else throw new SessionExpired({ errorDescription: 'the booth issued no refresh token' })
   const sentAt = endpoint.clock()
   let res: Response
+  let body: string | undefined
   try {
-    res = await endpoint.fetch(boothRequest(endpoint, '/token', withClient(endpoint, form)))
+    const request = boothRequest(
+      endpoint,
+      '/token',
+      withClient(endpoint, form),
+      endpoint.refreshTimeoutMs,
+    )
+    res = await endpoint.fetch(request)
+    // Read here, under the same timeout: a 200 whose body never arrives is an answer lost too,
+    // and the caller retries only a refresh that got no answer (status undefined).
+    if (res.ok) body = await res.text()
   } catch (cause) {
     throw new RefreshFailed({ cause })
   }
@@ -198,7 +228,7 @@ export async function refreshGrant(
     if (refusal.error === 'invalid_grant') throw new SessionExpired(refusal)
     throw new RefreshFailed(refusal)
   }
-  const tokens = toStoredTokens(await readJson(res), endpoint, sentAt, current)
+  const tokens = toStoredTokens(parseJson(body), endpoint, sentAt, current)
   if (typeof tokens === 'string')
     throw new RefreshFailed({ status: res.status, errorDescription: tokens })
   return tokens

@@ -30,6 +30,11 @@ export interface WebStorageLike {
 export interface WebStorageOptions {
   /** The item's key; default `'tokenbooth.tokens'`. Use one key per issuer. */
   key?: string
+  /**
+   * Whether every tab has a copy of its own (see "`sessionStorage` and copied tabs" below).
+   * Default: true for the page's `sessionStorage`, false for anything else.
+   */
+  perTab?: boolean
 }
 
 /**
@@ -47,6 +52,13 @@ export interface WebStorageOptions {
  *
  * A value under the key that is not a token record (another app's, an older format) is removed
  * and treated as signed out.
+ *
+ * **`sessionStorage` and copied tabs.** A tab opened with `window.open` (or the browser's
+ * "Duplicate tab") starts with a copy of its opener's sessionStorage: two tabs, one refresh token.
+ * Only one of them can go on with it (the booth rotates refresh tokens and takes a second use for
+ * theft), so when one tab refreshes, the other drops its copy and emits `'session-expired'`; that
+ * tab must log in again (`perTab`, on by default for `sessionStorage`). With `localStorage` the
+ * tabs share one record and this cannot happen.
  *
  * It does NOT encrypt anything, and it does NOT listen to `storage` events: the client learns of
  * other tabs' changes through BroadcastChannel and by reading storage before each refresh.
@@ -67,7 +79,9 @@ export function webStorage(store: WebStorageLike, options: WebStorageOptions = {
   if (typeof key !== 'string' || key === '') {
     throw new TypeError(`"key" must be a non-empty string, got ${JSON.stringify(key)}`)
   }
+  const perTab = options.perTab ?? isSessionStorage(store)
   return {
+    perTab,
     async get(): Promise<StoredTokens | undefined> {
       const raw = store.getItem(key)
       if (raw === null) return undefined
@@ -88,5 +102,14 @@ export function webStorage(store: WebStorageLike, options: WebStorageOptions = {
     async clear() {
       store.removeItem(key)
     },
+  }
+}
+
+// sessionStorage can throw on access (a sandboxed frame, storage disabled): then it is not this one
+function isSessionStorage(store: WebStorageLike): boolean {
+  try {
+    return typeof sessionStorage !== 'undefined' && store === sessionStorage
+  } catch {
+    return false
   }
 }

@@ -242,7 +242,14 @@ describe('cookie mode', () => {
     const clock = shiftedClock()
     const local = mapStorage()
     const lockName = `cookie-tabs-${++lockNames}`
-    const options = { clock: clock.now, refreshMargin: 3, storage: webStorage(local), lockName }
+    // Tabs of one browser share one jar: Node is no browser, so the test says so (crossTab).
+    const options = {
+      clock: clock.now,
+      refreshMargin: 3,
+      storage: webStorage(local),
+      lockName,
+      crossTab: true,
+    }
     const tabA = cookieClient(b, options)
     const tabB = cookieClient(b, options)
     await tabA.login(await signUp(fx.booth), PASSWORD)
@@ -271,7 +278,12 @@ describe('cookie mode', () => {
     // browser) the lock is handed to B before that message is delivered
     const b = browser(fx.booth.url)
     const clock = shiftedClock()
-    const options = { clock: clock.now, refreshMargin: 3, lockName: `cookie-tabs-${++lockNames}` }
+    const options = {
+      clock: clock.now,
+      refreshMargin: 3,
+      lockName: `cookie-tabs-${++lockNames}`,
+      crossTab: true,
+    }
     const tabA = cookieClient(b, options)
     const tabB = cookieClient(b, options)
     await tabA.login(await signUp(fx.booth), PASSWORD)
@@ -290,5 +302,97 @@ describe('cookie mode', () => {
     assert.equal(fx.front.refreshRequests - before, 1, 'one refresh between the two tabs')
     tabA.close()
     tabB.close()
+  })
+
+  it('logout from a tab that holds no tokens (reloaded, memory storage) signs the other tabs out', async () => {
+    // Review finding: the booth ended the session and cleared the cookies, but the reloaded tab
+    // had nothing to end in memory and told no one, so the other tabs stayed signed in.
+    const b = browser(fx.booth.url)
+    const options = { lockName: `cookie-tabs-${++lockNames}`, crossTab: true }
+    const tabA = cookieClient(b, options)
+    const events = recordEvents(tabA)
+    await tabA.login(await signUp(fx.booth), PASSWORD)
+    const reloaded = cookieClient(b, options)
+    assert.equal(await reloaded.isSignedIn(), false, 'its memory was lost with the reload')
+    await reloaded.logout()
+    for (let i = 0; await tabA.isSignedIn(); i++) {
+      assert.ok(i < 100, 'tab A hears of the logout')
+      await sleep(10)
+    }
+    assert.deepEqual(events.seen.at(-1), {
+      event: 'signed-out',
+      payload: { reason: 'logout', source: 'other-tab' },
+    })
+    tabA.close()
+    reloaded.close()
+  })
+
+  it('a login in another tab is a new session here: signed-in, not refreshed', async () => {
+    // Review finding: every cookie record looked like the same session, so bob's login in tab B
+    // reached tab A as a refresh of alice's session (same epoch, 'refreshed').
+    const b = browser(fx.booth.url)
+    const options = { lockName: `cookie-tabs-${++lockNames}`, crossTab: true }
+    const tabA = cookieClient(b, options)
+    const tabB = cookieClient(b, options)
+    await tabA.login(await signUp(fx.booth), PASSWORD)
+    for (let i = 0; !(await tabB.isSignedIn()); i++) {
+      assert.ok(i < 100, 'tab B hears of the login')
+      await sleep(10)
+    }
+    const events = recordEvents(tabA)
+    const bob = await signUp(fx.booth)
+    await tabB.login(bob, PASSWORD)
+    for (let i = 0; events.seen.length === 0; i++) {
+      assert.ok(i < 100, 'tab A hears of the login')
+      await sleep(10)
+    }
+    assert.deepEqual(
+      events.seen.map((e) => `${e.event}(${e.payload.source})`),
+      ['signed-in(other-tab)'],
+    )
+    assert.equal((await (await tabA.fetch(`${fx.issuer}/userinfo`)).json()).username, bob)
+    tabA.close()
+    tabB.close()
+  })
+
+  it('clients of one Node process with their own cookie jars do not share a session by default', async () => {
+    // Review finding: crossTab defaulted to true in cookie mode everywhere, so clients of
+    // different users (one jar each, same issuer, so the same lock name) signed each other out.
+    const jarA = browser(fx.booth.url)
+    const jarB = browser(fx.booth.url)
+    const a = createClient({ issuer: fx.issuer, mode: 'cookie', fetch: jarA.fetch })
+    const b = createClient({ issuer: fx.issuer, mode: 'cookie', fetch: jarB.fetch })
+    const eventsB = recordEvents(b)
+    const userB = await signUp(fx.booth)
+    await b.login(userB, PASSWORD)
+    await a.login(await signUp(fx.booth), PASSWORD)
+    await a.logout()
+    await sleep(100) // what a shared channel would have delivered by now
+    assert.equal(await b.isSignedIn(), true)
+    assert.deepEqual(
+      eventsB.seen.map((e) => `${e.event}(${e.payload.source})`),
+      ['signed-in(this)'],
+    )
+    assert.equal((await (await b.fetch(`${fx.issuer}/userinfo`)).json()).username, userB)
+    a.close()
+    b.close()
+  })
+
+  it('a refresh whose answer is lost is retried at once with the same cookie, inside the grace window', async () => {
+    // The lost answer took its Set-Cookie with it: the jar still holds the spent refresh cookie.
+    const b = browser(fx.booth.url)
+    const clock = shiftedClock()
+    const client = cookieClient(b, { clock: clock.now, refreshMargin: 3 })
+    await client.login(await signUp(fx.booth), PASSWORD)
+    const retried = await boothEvents(fx.booth, 'refresh_token.retried')
+    const reused = await boothEvents(fx.booth, 'refresh_token.reused')
+    clock.advance(8_000)
+    fx.front.dropRefreshAnswers = 1
+    assert.equal((await client.fetch(`${fx.issuer}/userinfo`)).status, 200)
+    assert.equal((await boothEvents(fx.booth, 'refresh_token.retried')) - retried, 1)
+    clock.advance(8_000)
+    assert.equal((await client.fetch(`${fx.issuer}/userinfo`)).status, 200)
+    assert.equal((await boothEvents(fx.booth, 'refresh_token.reused')) - reused, 0)
+    client.close()
   })
 })

@@ -148,4 +148,50 @@ describe('cross-tab', { skip: !hasLocks && 'this runtime has no navigator.locks'
     a.close()
     b.close()
   })
+
+  it('a tab whose storage is a copy (duplicated tab, sessionStorage) ends its spent copy when the other refreshes', async () => {
+    // Review finding: both tabs held the same refresh-token chain; tab B ignored A's 'refreshed'
+    // (its own storage had not changed) and later refreshed with the spent token, and the booth
+    // revoked the session in both. Two storages that start as copies, as the browser copies
+    // sessionStorage into a tab opened with window.open or "Duplicate tab".
+    const clock = shiftedClock()
+    const lockName = `tabs-${process.pid}-${++tabsOpened}`
+    const open = (storage: ReturnType<typeof mapStorage>) =>
+      createClient({
+        issuer: fx.issuer,
+        // each tab its own copy, as sessionStorage is (detected for the real one)
+        storage: webStorage(storage, { perTab: true }),
+        clock: clock.now,
+        refreshMargin: 3,
+        lockName,
+      })
+    const storageA = mapStorage()
+    const a = open(storageA)
+    await a.login(await signUp(fx.booth), PASSWORD)
+    const storageB = mapStorage()
+    for (const [key, value] of storageA.map) storageB.map.set(key, value)
+    const b = open(storageB)
+    const bEvents = recordEvents(b)
+    assert.equal(await b.isSignedIn(), true, 'the copy looks signed in')
+    const reused = await boothEvents(fx.booth, 'refresh_token.reused')
+
+    clock.advance(8_000)
+    assert.equal((await a.fetch(`${fx.issuer}/userinfo`)).status, 200) // A refreshes
+    for (let i = 0; await b.isSignedIn(); i++) {
+      assert.ok(i < 100, 'tab B gives up its spent copy')
+      await sleep(10)
+    }
+    assert.deepEqual(
+      bEvents.seen.map((e) => `${e.event}(${e.payload.source})`),
+      ['session-expired(other-tab)'],
+    )
+    assert.equal(storageB.map.size, 0, 'the spent copy is gone from its storage')
+    assert.equal((await b.fetch(`${fx.issuer}/userinfo`)).status, 401, 'no token to send')
+    assert.equal(await a.isSignedIn(), true, 'the session lives on in tab A')
+    clock.advance(8_000)
+    assert.equal((await a.fetch(`${fx.issuer}/userinfo`)).status, 200)
+    assert.equal((await boothEvents(fx.booth, 'refresh_token.reused')) - reused, 0)
+    a.close()
+    b.close()
+  })
 })

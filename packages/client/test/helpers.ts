@@ -80,6 +80,12 @@ export interface Front {
   apiAuthorizations: (string | undefined)[]
   /** When set, refresh requests get this status without reaching the booth. */
   failRefreshWith: number | undefined
+  /** The next this many refresh answers are lost: the booth answers, the front cuts the line. */
+  dropRefreshAnswers: number
+  /** The next this many refresh answers are held back (the booth has answered) until `release`. */
+  holdRefreshAnswers: number
+  /** Lets go of everything held: refresh answers, and first requests to `/api/held/*`. */
+  release(): void
   close(): Promise<void>
 }
 
@@ -101,23 +107,40 @@ function send(
 
 const INVALID_TOKEN = { 'www-authenticate': 'Bearer realm="api", error="invalid_token"' }
 
+function gate() {
+  let open!: () => void
+  const opened = new Promise<void>((resolve) => (open = resolve))
+  return { opened, open }
+}
+
 /**
  * The front. Resource routes (a stand-in for an API server; the booth is not involved):
  * - `/api/reject` always answers 401 `invalid_token`;
  * - `/api/reject-once/*` answers 401 `invalid_token` to the first request for each path, then echoes;
  * - `/api/echo` answers 200 with the method, Authorization, CSRF and Cookie headers and body it got;
- * - `/api/forbidden` answers 403 `insufficient_scope`; `/api/bare` answers 401 with no error.
+ * - `/api/forbidden` answers 403 `insufficient_scope`; `/api/bare` answers 401 with no error;
+ * - `/api/held/*` answers 401 `invalid_token`, to the first request for each path only after
+ *   `release()`.
  * Everything else is forwarded to the booth as is.
  */
 export async function startFront(target: string): Promise<Front> {
   const rejectedOnce = new Set<string>()
+  const heldOnce = new Set<string>()
   const front: Front = {
     url: '',
     refreshRequests: 0,
     unauthorized: new Map(),
     apiAuthorizations: [],
     failRefreshWith: undefined,
+    dropRefreshAnswers: 0,
+    holdRefreshAnswers: 0,
+    release: () => {},
     close: async () => {},
+  }
+  let held = gate()
+  front.release = () => {
+    held.open()
+    held = gate()
   }
   const server = createServer(async (req, res) => {
     try {
@@ -137,6 +160,13 @@ export async function startFront(target: string): Promise<Front> {
           body: body.toString(),
         }
         if (path === '/api/reject') return send(res, 401, { error: 'invalid_token' }, INVALID_TOKEN)
+        if (path.startsWith('/api/held/')) {
+          if (!heldOnce.has(path)) {
+            heldOnce.add(path)
+            await held.opened
+          }
+          return send(res, 401, { error: 'invalid_token' }, INVALID_TOKEN)
+        }
         if (path.startsWith('/api/reject-once') && !rejectedOnce.has(path)) {
           rejectedOnce.add(path)
           return send(res, 401, { error: 'invalid_token' }, INVALID_TOKEN)
@@ -160,11 +190,19 @@ export async function startFront(target: string): Promise<Front> {
           )
         return send(res, 200, echo)
       }
+      let fate: 'pass' | 'drop' | 'hold' = 'pass'
       if (
         path === '/token' &&
         new URLSearchParams(body.toString()).get('grant_type') === 'refresh_token'
       ) {
         front.refreshRequests++
+        if (front.dropRefreshAnswers > 0) {
+          front.dropRefreshAnswers--
+          fate = 'drop'
+        } else if (front.holdRefreshAnswers > 0) {
+          front.holdRefreshAnswers--
+          fate = 'hold'
+        }
         if (front.failRefreshWith !== undefined) {
           return send(res, front.failRefreshWith, {
             error: 'temporarily_unavailable',
@@ -190,8 +228,13 @@ export async function startFront(target: string): Promise<Front> {
       })
       const cookies = upstream.headers.getSetCookie()
       if (cookies.length > 0) out['set-cookie'] = cookies
+      const answer = Buffer.from(await upstream.arrayBuffer())
+      // The booth has done its part (rotated, for a refresh); only the answer is lost or late.
+      if (fate === 'drop') return void res.destroy()
+      if (fate === 'hold') await held.opened
+      if (res.destroyed) return
       res.writeHead(upstream.status, out)
-      res.end(Buffer.from(await upstream.arrayBuffer()))
+      res.end(answer)
     } catch (error) {
       res.writeHead(502).end(String(error))
     }
@@ -200,6 +243,7 @@ export async function startFront(target: string): Promise<Front> {
   await once(server, 'listening')
   front.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   front.close = async () => {
+    front.release()
     server.closeAllConnections()
     server.close()
     await once(server, 'close')

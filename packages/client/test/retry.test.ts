@@ -2,7 +2,15 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { createClient } from '../src/index.ts'
-import { PASSWORD, boothEvents, signUp, startFixture, type BoothFixture } from './helpers.ts'
+import { setTimeout as sleep } from 'node:timers/promises'
+import {
+  PASSWORD,
+  boothEvents,
+  shiftedClock,
+  signUp,
+  startFixture,
+  type BoothFixture,
+} from './helpers.ts'
 
 let fx: BoothFixture
 before(async () => {
@@ -112,6 +120,59 @@ describe('401 invalid_token', () => {
     )
     assert.ok(responses.every((r) => r.status === 401))
     assert.equal(fx.front.refreshRequests - refreshes, 1)
+    client.close()
+  })
+
+  it('a 401 answered after the user changed is returned, not replayed with the next user’s token', async () => {
+    // Review finding: the refresh for the 401 found a new epoch and handed back the current
+    // session (bob's), and alice's DELETE was sent again as bob.
+    const client = createClient({ issuer: fx.issuer })
+    const alice = await signUp(fx.booth)
+    const bob = await signUp(fx.booth)
+    await client.login(alice, PASSWORD)
+    const aliceToken = await client.getAccessToken()
+    fx.front.apiAuthorizations.length = 0
+    const pending = client.fetch(`${fx.issuer}/api/held/account`, { method: 'DELETE' })
+    for (let i = 0; fx.front.apiAuthorizations.length === 0; i++) {
+      assert.ok(i < 500, 'the DELETE reaches the API')
+      await sleep(10)
+    }
+    await client.logout()
+    await client.login(bob, PASSWORD)
+    const refreshes = fx.front.refreshRequests
+    fx.front.release()
+    const res = await pending
+    assert.equal(res.status, 401, 'the 401 of the first send is the answer')
+    assert.deepEqual(fx.front.apiAuthorizations, [`Bearer ${aliceToken}`], 'sent once, as alice')
+    assert.equal(fx.front.refreshRequests - refreshes, 0)
+    client.close()
+  })
+
+  it('a request whose refresh ahead of expiry outlived the session goes out without the next session’s token', async () => {
+    // The same finding in fresh(): the refresh came back after a login, and the request was
+    // sent with the new login's token.
+    const clock = shiftedClock()
+    const client = createClient({ issuer: fx.issuer, clock: clock.now, refreshMargin: 3 })
+    const alice = await signUp(fx.booth)
+    const bob = await signUp(fx.booth)
+    await client.login(alice, PASSWORD)
+    clock.advance(8_000) // alice's token is due
+    const refreshes = fx.front.refreshRequests
+    fx.front.holdRefreshAnswers = 1
+    fx.front.apiAuthorizations.length = 0
+    const pending = client.fetch(`${fx.issuer}/api/echo`)
+    for (let i = 0; fx.front.refreshRequests === refreshes; i++) {
+      assert.ok(i < 500, 'the refresh reaches the booth')
+      await sleep(10)
+    }
+    await client.login(bob, PASSWORD)
+    const bobToken = await client.getAccessToken()
+    fx.front.release()
+    const res = await pending
+    assert.equal(res.status, 200)
+    assert.equal((await res.json()).authorization, undefined, 'not as bob')
+    assert.deepEqual(fx.front.apiAuthorizations, [undefined])
+    assert.equal(await client.getAccessToken(), bobToken, 'bob’s session is untouched')
     client.close()
   })
 })

@@ -1,7 +1,7 @@
 /** POST /revoke (RFC 7009) and POST /introspect (RFC 7662). */
 import type { FastifyInstance } from 'fastify'
 import type { AccessTokenClaims } from '@tokenbooth/verify'
-import type { BoothContext } from '../domain/context.ts'
+import { REVOCATION_MARGIN_MS, type BoothContext } from '../domain/context.ts'
 import { endSession } from '../domain/sessions.ts'
 import { hashRefreshToken } from '../domain/tokens.ts'
 import { InvalidClient, InvalidToken, UnauthorizedClient } from '../errors.ts'
@@ -51,7 +51,11 @@ export function revocationRoutes(app: FastifyInstance, ctx: BoothContext): void 
         if (claims.client_id !== client.id) {
           throw new UnauthorizedClient({ description: 'this token was issued to another client' })
         }
-        await ctx.store.revokeAccessToken(claims.jti, ctx.clock(), claims.exp * 1000 + 60_000)
+        await ctx.store.revokeAccessToken(
+          claims.jti,
+          ctx.clock(),
+          claims.exp * 1000 + REVOCATION_MARGIN_MS,
+        )
         ctx.events.emit('access_token.revoked', { jti: claims.jti, sub: claims.sub })
       }
     }
