@@ -111,6 +111,25 @@ describe('HTTP edges', () => {
   })
 })
 
+describe('a request answered before its body arrived, whose body never comes', () => {
+  it('gets that one answer; the request timeout adds no second one to the connection', async () => {
+    const booth = await startBooth({ env: { TOKENBOOTH_REQUEST_TIMEOUT: '2' } })
+    try {
+      // an unsupported media type is refused before the body is read; the 10 bytes never come
+      const { text } = await raw(
+        booth.port,
+        'POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\n',
+      )
+      // anywhere in the stream: a second answer would follow the first body on the same line
+      const statusLines = text.match(/HTTP\/1\.1 \d{3}/g) ?? []
+      assert.deepEqual(statusLines, ['HTTP/1.1 415'], text)
+    } finally {
+      assert.equal(await booth.stop(), 0, booth.output().slice(-2000))
+      removeDir(booth.dataDir)
+    }
+  })
+})
+
 describe('a stop with a request stalled in flight', () => {
   it('does not wait for the stalled client: the booth exits 0 after its grace', async () => {
     // a request timeout longer than the stop's 10 s grace, so that the grace is what ends it

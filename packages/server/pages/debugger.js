@@ -89,7 +89,8 @@ async function boothKey(kid) {
 // A public key in one of the forms the key box takes: as an HMAC secret it is the classic
 // algorithm-confusion forgery (RFC 8725 §2.1), since anyone can read it
 function looksLikePublicKey(text) {
-  if (/-----BEGIN [A-Z ]*KEY-----/.test(text)) return true
+  // any PEM block: a public key, a certificate (which carries one)
+  if (/-----BEGIN [A-Z0-9 ]+-----/.test(text)) return true
   try {
     const value = JSON.parse(text)
     return typeof value === 'object' && value !== null && typeof value.kty === 'string'
@@ -108,8 +109,17 @@ async function keyFor(alg, kid, pasted) {
           'That is a public key, which anyone can read: an HS256 token "signed" with it is the algorithm-confusion forgery. Refused.',
       }
     // RFC 8725 §3.1: one algorithm per key; a kid naming one of the booth's keys pins its alg
-    const published =
-      typeof kid === 'string' ? await boothKey(kid).catch(() => undefined) : undefined
+    let published
+    if (typeof kid === 'string') {
+      try {
+        published = await boothKey(kid)
+      } catch {
+        // fail closed: without the booth's keys the kid cannot be ruled out as one of them
+        return {
+          error: `Could not check the kid "${kid}" against the booth's keys (its JWKS did not load): not verified.`,
+        }
+      }
+    }
     if (published)
       return {
         error: `The key "${kid}" is the booth's ${published.alg} key, the token claims HS256: refused (algorithm confusion).`,

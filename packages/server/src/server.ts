@@ -201,6 +201,8 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
     clock,
     horizon: createHorizonLease(store, config.accessTokenTtl),
   }
+  // Connections whose current request was answered before its body had all arrived (onResponse)
+  const answeredEarly = new WeakSet<object>()
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     // Per-request log lines would cost more than a refresh; /metrics counts requests instead.
@@ -224,6 +226,13 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
     // arrive in time) get the JSON shape too.
     clientErrorHandler(error, socket) {
       if (!socket.writable) return
+      // This request was answered before its body had arrived (a 413 or 415, which need no
+      // body), and then the body never came: a second answer would be taken for the next
+      // request's, so the connection just goes
+      if (answeredEarly.has(socket)) {
+        socket.destroy()
+        return
+      }
       const code = (error as { code?: string }).code
       const [status, reason, description] =
         code === 'HPE_HEADER_OVERFLOW'
@@ -292,6 +301,7 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
   })
   app.addHook('onRequestAbort', async (request) => settle(request))
   app.addHook('onResponse', async (request, reply) => {
+    if (!request.raw.complete) answeredEarly.add(request.raw.socket)
     requests.inc({
       route: request.routeOptions.url ?? 'unmatched',
       status: String(reply.statusCode),

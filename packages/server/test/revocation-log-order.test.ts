@@ -112,7 +112,10 @@ describe('revocation log order on PostgreSQL (review B bug 1)', () => {
     const blocked = until(async () => {
       if (waiting) return true
       const r = await admin.query(
-        `select 1 from pg_locks where locktype = 'advisory' and not granted`,
+        // this database's revocation-log lock only: other tests (and other users of the server)
+        // wait on advisory locks of their own
+        `select 1 from pg_locks where locktype = 'advisory' and not granted and objid = 7238542
+           and database = (select oid from pg_database where datname = current_database())`,
       )
       return r.rowCount! > 0
     }, 'the second revocation to commit or to wait').then(() => 'waiting' as const)

@@ -129,17 +129,23 @@ export function createRevocationFeed(options: FeedOptions): RevocationFeed {
         return
       }
       case 'ready': {
-        let seq = 0
+        let seq: number | undefined
         try {
-          seq = Number((JSON.parse(event.data) as { seq?: unknown }).seq) || 0
+          const value = (JSON.parse(event.data) as { seq?: unknown }).seq
+          if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) seq = value
         } catch {
-          // the seq is informational only
+          // no position given: the highest id received stays the resume point
         }
+        // The booth's position in its log once the snapshot is sent, where the next resume must
+        // start. It can be lower than the ids held: a database restored from a backup, answered
+        // with the full snapshot. Keeping the higher id would skip every entry the log gets until
+        // it reaches that id again
+        if (seq !== undefined && (seq > 0 || lastEventId !== undefined)) lastEventId = seq
         caughtUp = true
         everReady = true
         attempt = 0
         misconfigured = undefined
-        emit({ type: 'feed.ready', seq, revocations: revocations.size })
+        emit({ type: 'feed.ready', seq: seq ?? 0, revocations: revocations.size })
         settle()
         return
       }

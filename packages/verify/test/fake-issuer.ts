@@ -146,6 +146,13 @@ export class FakeIssuer {
     return entry.seq
   }
 
+  /** Rolls the log back to `seq`, as a database restored from a backup taken then would be. */
+  restoreLog(seq: number): void {
+    const after = this.revocations.findIndex((entry) => entry.seq > seq)
+    if (after !== -1) this.revocations.splice(after)
+    this.seq = seq
+  }
+
   /** Writes raw text to every connected feed (duplicates, out-of-order ids, garbage). */
   broadcast(text: string): void {
     if (this.silent) return
@@ -205,7 +212,9 @@ export class FakeIssuer {
     this.streams.add(res)
     res.on('close', () => this.streams.delete(res))
     if (this.silent) return
-    const after = lastEventId === '' ? 0 : Number(lastEventId)
+    // as the booth does: an id past the log's top (a restored database) gets the full snapshot
+    const requested = lastEventId === '' ? 0 : Number(lastEventId)
+    const after = requested > this.seq ? 0 : requested
     const now = Date.now()
     let text = `retry: ${this.options.retryMs ?? 50}\n\n`
     for (const entry of this.revocations) {

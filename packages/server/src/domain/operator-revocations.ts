@@ -117,8 +117,9 @@ export async function revokeAccessTokens(
       throw new OperatorError(`not a jti: ${JSON.stringify(jti.slice(0, 80))}`)
   }
   const unique = [...new Set(jtis)]
-  // In batches, so that SQLite commits each batch with one fsync (group commit) and PostgreSQL
-  // gets a pool's worth at a time; each revocation is still its own transaction.
+  // In batches, so that SQLite commits each batch with one fsync (group commit); on PostgreSQL
+  // they commit one after another under the revocation log's lock (sql-store.ts). Each
+  // revocation is still its own transaction.
   for (let i = 0; i < unique.length; i += 500) {
     const batch = unique.slice(i, i + 500)
     const now = ctx.clock()

@@ -122,8 +122,9 @@ export function createSqlStore(db: SqlDatabase): Store {
    *
    * Deadlock-free as long as no transaction waits for this lock while holding a row lock that
    * a holder of it may wait for. Once they hold it, revoking transactions wait only for
-   * `sessions` rows (and insert into `revocations`), so each takes the lock before it touches
-   * `sessions`: first thing in revokeSession, revokeAllSessions and revokeAccessToken. A rotation
+   * `sessions` rows (and insert into `revocations`), so each takes the lock before it locks a
+   * `sessions` row: first thing in revokeAllSessions and revokeAccessToken, and in revokeSession
+   * after its owner check (a plain read, which locks nothing). A rotation
    * takes it only on reuse (every other rotation stays out of it), holding the presented token's
    * row alone, which no holder waits for: no transaction locks a `refresh_tokens` row after it.
    */
@@ -359,13 +360,14 @@ export function createSqlStore(db: SqlDatabase): Store {
 
     revokeSession(id, userId, now, revocationExpiresAt) {
       return db.transaction(async (tx) => {
-        await lockRevocationLog(tx)
         if (userId !== undefined) {
+          // a plain read, no row lock: asking for someone else's session takes no log lock either
           const [owner] = await tx.all(
             qb.selectFrom('sessions').select('user_id').where('id', '=', id),
           )
           if (owner?.user_id !== userId) return false
         }
+        await lockRevocationLog(tx)
         return revokeSessionIn(tx, id, now, revocationExpiresAt)
       })
     },

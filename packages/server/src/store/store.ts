@@ -190,7 +190,10 @@ export interface Store {
   extendRevocationHorizon(until: number): Promise<void>
   /** Revocations after `seq` that still matter at `now`, oldest first. */
   listRevocations(afterSeq: number, now: number, limit: number): Promise<RevocationRecord[]>
-  /** The highest seq in the revocation log, expired entries included; 0 when it is empty. */
+  /**
+   * The highest seq in the revocation log, expired entries included until purgeExpired drops
+   * them; 0 when it is empty.
+   */
   latestRevocationSeq(): Promise<number>
   /** Forgets revocations, refresh tokens and sessions that no longer matter. */
   purgeExpired(now: number): Promise<void>
