@@ -152,6 +152,84 @@ describe('key manager', () => {
   })
 })
 
+describe('key manager: a change of algorithm, and clocks that disagree', () => {
+  let dir: string
+  let store: Store
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tb-keys-alg-'))
+    store = await openStore({ databaseUrl: undefined, dataDir: dir, sqliteSynchronous: 'FULL' })
+  })
+  afterEach(async () => {
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  // one reload of an instance at `at` (createKeyManager reloads once as it starts)
+  async function reload(env: Record<string, string>, at: number): Promise<KeyManager> {
+    const config = loadConfig({ TOKENBOOTH_ISSUER: 'https://booth.test', ...env })
+    const keys = await createKeyManager({
+      store,
+      keyring: createKeyring([SECRET]),
+      config,
+      clock: () => at,
+    })
+    keys.close()
+    return keys
+  }
+
+  it('a change of alg while a next key is pending rolls over once, not on every reload, and the new alg stays', async () => {
+    // ES256, rotation 30 days, lead 1 day: 29 days in, the next ES256 key is pending
+    await reload({}, T0)
+    const pending = await reload({}, T0 + 29 * DAY)
+    assert.equal(pending.list().length, 2)
+    const pendingKey = pending.list()[1]!
+    assert.equal(pendingKey.state, 'next')
+    // the operator switches to EdDSA: reloads every 5 s for an hour add nothing (the newest key
+    // is less than a lead time old), and once it is, an hour of reloads adds one EdDSA key
+    const ed = { TOKENBOOTH_SIGNING_ALG: 'EdDSA' }
+    let t = T0 + 29 * DAY + 60_000
+    for (let i = 0; i < 720; i++, t += 5_000) await reload(ed, t)
+    assert.equal((await reload(ed, t)).list().length, 2, 'no key while the newest is young')
+    t = T0 + 30 * DAY + 60_000
+    for (let i = 0; i < 720; i++, t += 5_000) await reload(ed, t)
+    const keys = await reload(ed, t)
+    const edKeys = keys.list().filter((k) => k.alg === 'EdDSA')
+    assert.equal(edKeys.length, 1, `${keys.list().length} keys after the reloads`)
+    assert.equal(keys.list().length, 3)
+    assert.ok(edKeys[0]!.activatesAt > pendingKey.activatesAt, 'after the pending ES256 key')
+    // a month on, it signs, and still EdDSA (the pending ES256 key does not take over)
+    const later = await reload({ TOKENBOOTH_SIGNING_ALG: 'EdDSA' }, T0 + 60 * DAY)
+    assert.equal(later.signer().kid, later.list().find((k) => k.alg === 'EdDSA')!.kid)
+  })
+
+  it('instances of a rolling change that disagree on the alg add one key per lead time, not one per reload', async () => {
+    await reload({}, T0)
+    let t = T0 + DAY
+    for (let i = 0; i < 360; i++, t += 5_000) {
+      await reload({}, t)
+      await reload({ TOKENBOOTH_SIGNING_ALG: 'EdDSA' }, t)
+    }
+    // half an hour of both: the first EdDSA rollover, and no ES256 one back within the lead
+    const keys = await reload({}, t)
+    assert.equal(
+      keys.list().length,
+      2,
+      keys
+        .list()
+        .map((k) => k.alg)
+        .join(','),
+    )
+  })
+
+  it('the first key of a store signs on an instance whose clock is behind the one that made it', async () => {
+    // three instances start together on an empty store; the one that creates the key is 30 ms
+    // ahead: the others must not find "no active key" and refuse to start
+    const ahead = await reload({}, T0 + 30)
+    const behind = await reload({}, T0)
+    assert.equal(behind.signer().kid, ahead.signer().kid)
+    assert.equal(behind.list().length, 1)
+  })
+})
+
 describe('key manager: keys this instance cannot open, old tokens, reload failures', () => {
   const OLD = 'o'.repeat(40)
   const NEW = 'n'.repeat(40)

@@ -209,7 +209,9 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
     records.forEach((r, i) => {
       if (r.activatesAt <= now) index = i
     })
-    return index
+    // None active yet by this clock: the first key of a store, made by an instance whose clock is
+    // ahead of this one's. No verifier has an older key, so it signs here too.
+    return index === -1 && records.length > 0 ? 0 : index
   }
 
   /** The newest activated key this instance can open (the scheduled one when it can). */
@@ -244,17 +246,20 @@ export async function createKeyManager(options: KeyManagerOptions): Promise<KeyM
     let due: number | undefined
     let unless = 0
     if (latest === undefined) due = now
-    else if (
-      latest.alg !== config.signingAlg ||
-      now >= latest.activatesAt + rotationMs - 2 * leadMs
-    ) {
+    else if (latest.alg === config.signingAlg) {
       // Created two lead times ahead, so that it can activate on schedule at least one lead
-      // time after every instance has seen it. A change of algorithm rolls over with the
-      // same lead, so verifiers see it coming.
-      due = Math.max(
-        latest.alg === config.signingAlg ? latest.activatesAt + rotationMs : 0,
-        now + leadMs,
-      )
+      // time after every instance has seen it.
+      if (now >= latest.activatesAt + rotationMs - 2 * leadMs) {
+        due = Math.max(latest.activatesAt + rotationMs, now + leadMs)
+        unless = latest.activatesAt + 1
+      }
+    } else if (now - latest.createdAt >= leadMs) {
+      // A change of algorithm rolls over with the same lead, so verifiers see it coming, to a key
+      // that activates after every key there is (one of the old alg may be pending): it is then
+      // the latest, and the next reload sees the new alg in place. At most one such key per lead
+      // time: instances of a rolling change that disagree on the alg take turns that slowly, not
+      // on every reload.
+      due = Math.max(now + leadMs, latest.activatesAt + 1)
       unless = latest.activatesAt + 1
     }
     if (due !== undefined && options.create !== false) {
