@@ -8,8 +8,14 @@ export const PAYMENT_URL = process.env.SHOP_PAYMENT_URL ?? `http://127.0.0.1:${P
 /** Every service accepts the same tokens: one audience for the whole shop. */
 export const AUDIENCE = process.env.SHOP_AUDIENCE ?? 'https://shop.example'
 
-export const SCOPES = 'profile cart:read cart:write payment:pay'
+/**
+ * The scopes a user may ask for at login: the booth's `TOKENBOOTH_SCOPES`. The password grant
+ * grants any of them to anyone who asks, so `payment:pay` must not be one: it goes to the cart
+ * service alone, registered with it (client_credentials draws on the client's own scopes).
+ */
 export const USER_SCOPES = 'profile cart:read cart:write'
+/** The cart service's scope for calling payment; never a user's (see `USER_SCOPES`). */
+export const SERVICE_SCOPE = 'payment:pay'
 
 /**
  * How long the revocation feed may be silent before a service calls it stale, in ms; unset, the

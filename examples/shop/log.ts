@@ -8,6 +8,8 @@ import type { VerifierEvent } from '@tokenbooth/verify'
 export interface Log {
   info(msg: string, fields?: Record<string, unknown>): void
   warn(msg: string, fields?: Record<string, unknown>): void
+  /** What ends the process (it exits right after). */
+  error(msg: string, fields?: Record<string, unknown>): void
 }
 
 /** A logger that tags every line with the service's name. */
@@ -17,6 +19,7 @@ export function createLog(service: string): Log {
   return {
     info: (msg, fields) => write('info', msg, fields),
     warn: (msg, fields) => write('warn', msg, fields),
+    error: (msg, fields) => write('error', msg, fields),
   }
 }
 

@@ -9,9 +9,10 @@
  * `SHOP_PAYMENT_PORT`).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { AUDIENCE, BOOTH_URL, CART_URL, PAYMENT_URL, SCOPES, USER_SCOPES } from './config.ts'
+import { AUDIENCE, BOOTH_URL, CART_URL, PAYMENT_URL, SERVICE_SCOPE, USER_SCOPES } from './config.ts'
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 const dataDir = process.env.SHOP_DATA_DIR ?? here('./.data')
@@ -25,7 +26,8 @@ const boothEnv = {
   TOKENBOOTH_PORT: booth.port || '80',
   TOKENBOOTH_ISSUER: BOOTH_URL,
   TOKENBOOTH_AUDIENCE: AUDIENCE,
-  TOKENBOOTH_SCOPES: SCOPES,
+  // What a user may ask for at login; `payment:pay` is the cart client's alone (config.ts)
+  TOKENBOOTH_SCOPES: USER_SCOPES,
   TOKENBOOTH_DEFAULT_SCOPE: USER_SCOPES,
   TOKENBOOTH_LOG_LEVEL: process.env.TOKENBOOTH_LOG_LEVEL ?? 'warn',
 }
@@ -50,45 +52,88 @@ function client(name: string, scope: string): Credentials {
   return JSON.parse(out.stdout) as Credentials
 }
 
-const cart = client('cart-service', 'payment:pay')
+const cart = client('cart-service', SERVICE_SCOPE)
 const payment = client('payment-service', '')
 
-const children: ChildProcess[] = []
+const children: Array<{ name: string; child: ChildProcess }> = []
+let open = false
+// Rejects when a child exits before the shop is open: that startup has failed, whatever the
+// others are doing, and waiting for its health check to time out would only hide why.
+let exitedEarly!: (error: Error) => void
+const earlyExit = new Promise<never>((_, reject) => (exitedEarly = reject))
+earlyExit.catch(() => {}) // raced against every step of the startup, which reports it
+
 function start(name: string, args: string[], env: NodeJS.ProcessEnv) {
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'inherit', 'inherit'] })
   child.on('exit', (code, signal) => {
-    if (!stopping) console.error(`${name} exited (${signal ?? code})`)
+    if (stopping) return
+    console.error(`${name} exited (${signal ?? code})`)
+    if (!open) exitedEarly(new Error(`${name} exited (${signal ?? code}) during startup`))
   })
-  children.push(child)
+  children.push({ name, child })
   return child
 }
 
 async function healthy(url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return
-    } catch {
-      // not yet
+  const poll = async () => {
+    for (let i = 0; i < 200; i++) {
+      try {
+        if ((await fetch(`${url}/healthz`)).ok) return
+      } catch {
+        // not yet
+      }
+      await new Promise((r) => setTimeout(r, 50))
     }
-    await new Promise((r) => setTimeout(r, 50))
+    throw new Error(`${url} did not become healthy`)
   }
-  throw new Error(`${url} did not become healthy`)
+  await Promise.race([poll(), earlyExit])
 }
 
 let stopping = false
-function stop() {
+/** SIGTERM to every child still running; resolves once all have exited. */
+async function stop(): Promise<void> {
   stopping = true
-  for (const child of children) child.kill('SIGTERM')
+  await Promise.all(
+    children.map(async ({ child }) => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = once(child, 'exit')
+      child.kill('SIGTERM')
+      // one that ignores SIGTERM must not keep the shop half up
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
+      await exited
+      clearTimeout(timer)
+    }),
+  )
 }
-process.on('SIGINT', stop)
-process.on('SIGTERM', stop)
+process.on('SIGINT', () => void stop())
+process.on('SIGTERM', () => void stop())
 
-const boothProcess = start('booth', [bin, 'serve'], boothEnv)
-await healthy(BOOTH_URL)
+let boothProcess: ChildProcess
+try {
+  boothProcess = start('booth', [bin, 'serve'], boothEnv)
+  await healthy(BOOTH_URL)
+  if (process.argv[2] !== 'booth') await startServices()
+  open = true
+} catch (error) {
+  // A half-started shop is worse than none: a booth or a service left running holds its port
+  // and answers the next start in place of the one that failed.
+  const stopped = children.map(({ name, child }) => `${name} (pid ${child.pid})`).join(', ')
+  console.error(`The shop did not start: ${(error as Error).message}; stopping ${stopped}`)
+  await stop()
+  process.exit(1)
+}
 if (process.argv[2] === 'booth') {
   console.log(`The booth is back: ${BOOTH_URL} (pid ${boothProcess.pid}). Stop it with Ctrl-C.`)
 } else {
-  await startServices()
+  console.log(`
+The shop is open:
+  booth    ${BOOTH_URL}   (pid ${boothProcess.pid}; pages: ${BOOTH_URL}/login, ${BOOTH_URL}/debugger)
+  cart     ${CART_URL}
+  payment  ${PAYMENT_URL}
+Run a buyer in another terminal:  npm run shop:buyer
+Stop only the booth:              kill ${boothProcess.pid}   (cart and payment keep serving)
+Start it again:                   node examples/shop/start.ts booth
+Stop everything with Ctrl-C.`)
 }
 
 async function startServices(): Promise<void> {
@@ -102,15 +147,8 @@ async function startServices(): Promise<void> {
     ...serviceEnv,
     PAYMENT_CLIENT_ID: payment.client_id,
     PAYMENT_CLIENT_SECRET: payment.client_secret,
+    // payment takes payments from this client only (payment.ts)
+    PAYMENT_CART_CLIENT_ID: cart.client_id,
   })
   await Promise.all([healthy(CART_URL), healthy(PAYMENT_URL)])
-  console.log(`
-The shop is open:
-  booth    ${BOOTH_URL}   (pid ${boothProcess.pid}; pages: ${BOOTH_URL}/login, ${BOOTH_URL}/debugger)
-  cart     ${CART_URL}
-  payment  ${PAYMENT_URL}
-Run a buyer in another terminal:  npm run shop:buyer
-Stop only the booth:              kill ${boothProcess.pid}   (cart and payment keep serving)
-Start it again:                   node examples/shop/start.ts booth
-Stop everything with Ctrl-C.`)
 }

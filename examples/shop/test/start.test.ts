@@ -2,11 +2,12 @@
  * The shop as its README tells it (issue 3, "A buyer script that logs in, uses the cart, pays,
  * refreshes, logs out" and "One command starts it all"): `start.ts` on free ports, then
  * `buyer.ts`; then the booth alone is stopped, the services keep serving, and
- * `start.ts booth` brings it back.
+ * `start.ts booth` brings it back. A start that fails stops whatever it had started.
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { createServer } from 'node:http'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -129,6 +130,18 @@ describe('the shop, started with one command', () => {
     expected.forEach((line, i) => assert.match(lines[i]!, line))
   })
 
+  it('the booth start.ts runs gives payment:pay to no user (the buyer above paid through the cart)', async () => {
+    await postJson(`${boothUrl}/signup`, { username: 'mallory', password: 'a bus token, please' })
+    const login = await postForm(`${boothUrl}/token`, {
+      grant_type: 'password',
+      username: 'mallory',
+      password: 'a bus token, please',
+      scope: 'payment:pay',
+    })
+    assert.equal(login.status, 400, login.text)
+    assert.equal(login.body.error, 'invalid_scope')
+  })
+
   it('with only the booth stopped (kill PID), cart and payment keep serving; start.ts booth brings it back', async () => {
     await postJson(`${boothUrl}/signup`, {
       username: 'walkthrough',
@@ -168,6 +181,50 @@ describe('the shop, started with one command', () => {
     await stop(shop)
     for (const url of [boothUrl, cartUrl, paymentUrl]) {
       assert.equal(await reachable(`${url}/healthz`), false, `${url} is closed`)
+    }
+  })
+})
+
+describe('the shop, failing to start', () => {
+  it('with the cart port taken, start.ts exits non-zero and leaves no process running', async () => {
+    const [boothPort, cartPort, paymentPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ]
+    // something else on the cart's port, answering HTTP (but not the cart's /healthz)
+    const squatter = createServer((_req, res) => res.writeHead(404).end('not the cart'))
+    squatter.listen(cartPort, '127.0.0.1')
+    await once(squatter, 'listening')
+    const dataDir = mkdtempSync(join(tmpdir(), 'tokenbooth-shop-'))
+    try {
+      const shop = run([script('start.ts')], {
+        PATH: process.env.PATH ?? '',
+        SHOP_BOOTH_URL: `http://127.0.0.1:${boothPort}`,
+        SHOP_CART_PORT: String(cartPort),
+        SHOP_PAYMENT_PORT: String(paymentPort),
+        SHOP_DATA_DIR: dataDir,
+      })
+      const [code] = await shop.exited
+      const out = shop.output()
+      assert.notEqual(code, 0, out)
+      assert.match(out, /"service":"cart","level":"error","msg":"cannot listen"/)
+      assert.match(out, /The shop did not start: cart exited \(1\) during startup/)
+      const pids = [...out.matchAll(/(booth|cart|payment) \(pid (\d+)\)/g)].map((m) => Number(m[2]))
+      assert.equal(pids.length, 3, out)
+      for (const pid of pids) {
+        assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `pid ${pid} is gone:\n${out}`)
+      }
+      for (const port of [boothPort, paymentPort]) {
+        assert.equal(
+          await reachable(`http://127.0.0.1:${port}/healthz`),
+          false,
+          `${port} is closed`,
+        )
+      }
+    } finally {
+      squatter.close()
+      removeDir(dataDir)
     }
   })
 })
