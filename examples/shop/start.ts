@@ -11,6 +11,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { AUDIENCE, BOOTH_URL, CART_URL, PAYMENT_URL, SERVICE_SCOPE, USER_SCOPES } from './config.ts'
 
@@ -108,8 +109,33 @@ async function stop(): Promise<void> {
 process.on('SIGINT', () => void stop())
 process.on('SIGTERM', () => void stop())
 
+/**
+ * Throws if something already listens on `url`'s port. The health checks ask `/healthz` only, so a
+ * booth or service left from an earlier run would answer them in place of the one started here,
+ * which then dies of EADDRINUSE behind a shop that says it is open.
+ */
+async function portFree(url: string): Promise<void> {
+  const { hostname, port } = new URL(url)
+  const probe = createServer()
+  try {
+    probe.listen(Number(port), hostname)
+    await Promise.race([
+      once(probe, 'listening'),
+      once(probe, 'error').then(([e]) => Promise.reject(e)),
+    ])
+  } catch (error) {
+    throw new Error(
+      `${url} is taken (${(error as NodeJS.ErrnoException).code}): stop what runs there first`,
+    )
+  } finally {
+    probe.close()
+  }
+}
+
 let boothProcess: ChildProcess
 try {
+  for (const url of process.argv[2] === 'booth' ? [BOOTH_URL] : [BOOTH_URL, CART_URL, PAYMENT_URL])
+    await portFree(url)
   boothProcess = start('booth', [bin, 'serve'], boothEnv)
   await healthy(BOOTH_URL)
   if (process.argv[2] !== 'booth') await startServices()
@@ -118,7 +144,8 @@ try {
   // A half-started shop is worse than none: a booth or a service left running holds its port
   // and answers the next start in place of the one that failed.
   const stopped = children.map(({ name, child }) => `${name} (pid ${child.pid})`).join(', ')
-  console.error(`The shop did not start: ${(error as Error).message}; stopping ${stopped}`)
+  const stopping = stopped === '' ? '' : `; stopping ${stopped}`
+  console.error(`The shop did not start: ${(error as Error).message}${stopping}`)
   await stop()
   process.exit(1)
 }
