@@ -66,6 +66,8 @@ async function respond(
     ttl: ctx.config.accessTokenTtl,
     now,
     issuedAt: await issuedAt(ctx, session, now),
+    // no access token outlives its session's absolute end, where the booth stops refreshing it
+    notAfter: session.expiresAt,
   })
   return {
     access_token: access.token,

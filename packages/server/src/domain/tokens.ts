@@ -17,6 +17,12 @@ export interface AccessTokenInput {
   now: number
   /** `iat` in seconds when it must differ from `now` (a same-second user cut-off, sessions.ts). */
   issuedAt?: number
+  /**
+   * Epoch ms past which the token must not live: its session's absolute end
+   * (`TOKENBOOTH_SESSION_MAX_AGE`). A stateless verifier cannot know the session is over, so
+   * `exp` is cut to it (and `expires_in` with it); at least 1 s after `iat`.
+   */
+  notAfter?: number
 }
 
 export interface IssuedAccessToken {
@@ -32,6 +38,10 @@ export interface IssuedAccessToken {
  */
 export function issueAccessToken(key: ActiveKey, input: AccessTokenInput): IssuedAccessToken {
   const iat = input.issuedAt ?? Math.floor(input.now / 1000)
+  const exp =
+    input.notAfter === undefined
+      ? iat + input.ttl
+      : Math.min(iat + input.ttl, Math.max(iat + 1, Math.floor(input.notAfter / 1000)))
   const jti = randomUUID()
   const claims: Record<string, unknown> = {
     client_id: input.clientId,
@@ -42,7 +52,7 @@ export function issueAccessToken(key: ActiveKey, input: AccessTokenInput): Issue
     iss: input.issuer,
     sub: input.subject,
     aud: input.audience,
-    exp: iat + input.ttl,
+    exp,
     iat,
     jti,
     ...claims,
@@ -53,7 +63,7 @@ export function issueAccessToken(key: ActiveKey, input: AccessTokenInput): Issue
     { alg: key.alg, kid: key.kid, typ: 'at+jwt' },
     payload,
   )
-  return { token, jti, expiresIn: input.ttl }
+  return { token, jti, expiresIn: exp - iat }
 }
 
 /**
