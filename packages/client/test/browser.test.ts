@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
-import { PASSWORD, boothEvents, signUp, startFixture, type BoothFixture } from './helpers.ts'
+import { PASSWORD, boothEvents, signUp, startFixture, until, type BoothFixture } from './helpers.ts'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
@@ -40,13 +40,6 @@ async function openClient(page: Page, options: string): Promise<void> {
 
 const events = (page: Page) => page.evaluate('window.events') as Promise<string[]>
 const signedIn = (page: Page) => page.evaluate('window.client.isSignedIn()') as Promise<boolean>
-
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; !(await check()); i++) {
-    assert.ok(i < 200, what)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
 
 async function withContext(body: (context: BrowserContext) => Promise<void>): Promise<void> {
   const context = await browser.newContext()
@@ -88,7 +81,7 @@ describe('in Chromium', () => {
         }),
       )
       assert.equal(await a.evaluate(`window.client.fetch('/api/stale').then((r) => r.status)`), 401)
-      await until(async () => !(await signedIn(b)), 'tab B gives up its spent copy')
+      await until(async () => !(await signedIn(b)), 'tab B gives up its spent copy', 500)
       assert.deepEqual(await events(b), ['session-expired(other-tab)'])
       assert.equal(await read(b), null)
 
@@ -109,10 +102,10 @@ describe('in Chromium', () => {
       const alice = await signUp(fx.booth)
       const bob = await signUp(fx.booth)
       await a.evaluate(`window.client.login(${JSON.stringify(alice)}, ${JSON.stringify(PASSWORD)})`)
-      await until(() => signedIn(b), 'tab B hears of the login')
+      await until(() => signedIn(b), 'tab B hears of the login', 500)
       await a.evaluate('window.events.length = 0')
       await b.evaluate(`window.client.login(${JSON.stringify(bob)}, ${JSON.stringify(PASSWORD)})`)
-      await until(async () => (await events(a)).length > 0, 'tab A hears of the login')
+      await until(async () => (await events(a)).length > 0, 'tab A hears of the login', 500)
       assert.deepEqual(await events(a), ['signed-in(other-tab)'])
       const who = `window.client.fetch('/userinfo').then((r) => r.json()).then((j) => j.username)`
       assert.equal(await a.evaluate(who), bob)

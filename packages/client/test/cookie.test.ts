@@ -12,6 +12,7 @@ import {
   boothEvents,
   mapStorage,
   recordEvents,
+  until,
   shiftedClock,
   signUp,
   startFixture,
@@ -287,10 +288,7 @@ describe('cookie mode', () => {
     const tabA = cookieClient(b, options)
     const tabB = cookieClient(b, options)
     await tabA.login(await signUp(fx.booth), PASSWORD)
-    for (let i = 0; !(await tabB.isSignedIn()); i++) {
-      assert.ok(i < 100, 'tab B hears of the login')
-      await sleep(10)
-    }
+    await until(() => tabB.isSignedIn(), 'tab B hears of the login')
     const before = fx.front.refreshRequests
     clock.advance(8_000)
     const [a, bResponse] = await Promise.all([
@@ -315,10 +313,7 @@ describe('cookie mode', () => {
     const reloaded = cookieClient(b, options)
     assert.equal(await reloaded.isSignedIn(), false, 'its memory was lost with the reload')
     await reloaded.logout()
-    for (let i = 0; await tabA.isSignedIn(); i++) {
-      assert.ok(i < 100, 'tab A hears of the logout')
-      await sleep(10)
-    }
+    await until(async () => !(await tabA.isSignedIn()), 'tab A hears of the logout')
     assert.deepEqual(events.seen.at(-1), {
       event: 'signed-out',
       payload: { reason: 'logout', source: 'other-tab' },
@@ -335,17 +330,11 @@ describe('cookie mode', () => {
     const tabA = cookieClient(b, options)
     const tabB = cookieClient(b, options)
     await tabA.login(await signUp(fx.booth), PASSWORD)
-    for (let i = 0; !(await tabB.isSignedIn()); i++) {
-      assert.ok(i < 100, 'tab B hears of the login')
-      await sleep(10)
-    }
+    await until(() => tabB.isSignedIn(), 'tab B hears of the login')
     const events = recordEvents(tabA)
     const bob = await signUp(fx.booth)
     await tabB.login(bob, PASSWORD)
-    for (let i = 0; events.seen.length === 0; i++) {
-      assert.ok(i < 100, 'tab A hears of the login')
-      await sleep(10)
-    }
+    await until(() => events.seen.length > 0, 'tab A hears of the login')
     assert.deepEqual(
       events.seen.map((e) => `${e.event}(${e.payload.source})`),
       ['signed-in(other-tab)'],

@@ -12,6 +12,7 @@ import {
   boothEvents,
   mapStorage,
   recordEvents,
+  until,
   shiftedClock,
   signUp,
   startFixture,
@@ -177,10 +178,7 @@ describe('cross-tab', { skip: !hasLocks && 'this runtime has no navigator.locks'
 
     clock.advance(8_000)
     assert.equal((await a.fetch(`${fx.issuer}/userinfo`)).status, 200) // A refreshes
-    for (let i = 0; await b.isSignedIn(); i++) {
-      assert.ok(i < 100, 'tab B gives up its spent copy')
-      await sleep(10)
-    }
+    await until(async () => !(await b.isSignedIn()), 'tab B gives up its spent copy')
     assert.deepEqual(
       bEvents.seen.map((e) => `${e.event}(${e.payload.source})`),
       ['session-expired(other-tab)'],

@@ -4,6 +4,7 @@
  * crosses it (refresh requests, 401s) and adds a few resource routes a real API would have.
  * Nothing of the booth or of the client is mocked.
  */
+import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -273,5 +274,20 @@ export function recordEvents(client: {
   return {
     seen,
     count: (event: string) => seen.filter((e) => e.event === event).length,
+  }
+}
+
+/**
+ * Polls `probe` every 10 ms until it is true; fails after `tries` (100: about a second), naming
+ * `what`. For what another tab hears over BroadcastChannel, which arrives on its own time.
+ */
+export async function until(
+  probe: () => boolean | Promise<boolean>,
+  what: string,
+  tries = 100,
+): Promise<void> {
+  for (let i = 0; !(await probe()); i++) {
+    assert.ok(i < tries, what)
+    await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }

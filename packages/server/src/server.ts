@@ -84,7 +84,7 @@ const MAX_HEADER_SIZE = 128 * 1024
 // A stop waits this long for requests in flight, then closes their connections
 const CLOSE_GRACE_MS = 10_000
 
-function toHttpError(error: FastifyError): HttpError {
+function toHttpError(error: FastifyError | HttpError): HttpError {
   if (error instanceof HttpError) return error
   // Defence in depth: input validation keeps these from the store, but if a value slips
   // through that PostgreSQL refuses to read (a NUL byte, 22021; text it cannot cast, 22P02),
@@ -316,7 +316,11 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
     return payload
   })
 
-  function sendError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  function sendError(
+    error: FastifyError | HttpError,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ) {
     const http = toHttpError(error)
     if (http.status >= 500) request.log.error({ err: error, url: request.url }, 'request failed')
     // A value that reached the database before validation refused it: answered, but worth a look.
@@ -357,13 +361,9 @@ export async function createTokenServer(options: TokenServerOptions): Promise<To
         description: `${request.method} is not a method of ${path.slice(0, 100)}`,
         allow: [...allow].sort(),
       })
-      return sendError(error as unknown as FastifyError, request, reply)
+      return sendError(error, request, reply)
     }
-    return sendError(
-      new NotFound({ description: `no route for ${shown}` }) as unknown as FastifyError,
-      request,
-      reply,
-    )
+    return sendError(new NotFound({ description: `no route for ${shown}` }), request, reply)
   })
   // Node answers an Expect other than 100-continue itself, with an empty 417
   app.server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {

@@ -172,6 +172,10 @@ export function adapterOptions(options: AdapterOptions = {}): { scopes: string[]
   return { scopes, realm }
 }
 
+// An adapter's two outcomes, made once per adapter: the request's context travels as a, b and c
+type Pass<A, B, C> = (claims: AccessTokenClaims, a: A, b: B, c: C) => void
+type Fail<A, B, C> = (error: unknown, a: A, b: B, c: C) => void
+
 /**
  * The step every callback-style adapter takes: verifies the request's credentials, requires
  * `scopes`, then calls `pass(claims, a, b, c)` or `fail(error, a, b, c)` (exactly one of them,
@@ -190,8 +194,8 @@ export function authorize<A, B, C>(
   verifier: Verifier,
   headers: RequestHeaders,
   scopes: readonly string[],
-  pass: (claims: AccessTokenClaims, a: A, b: B, c: C) => void,
-  fail: (error: unknown, a: A, b: B, c: C) => void,
+  pass: Pass<A, B, C>,
+  fail: Fail<A, B, C>,
   a: A,
   b: B,
   c: C,
@@ -215,8 +219,8 @@ export function authorize<A, B, C>(
 function settle<A, B, C>(
   claims: AccessTokenClaims,
   scopes: readonly string[],
-  pass: (claims: AccessTokenClaims, a: A, b: B, c: C) => void,
-  fail: (error: unknown, a: A, b: B, c: C) => void,
+  pass: Pass<A, B, C>,
+  fail: Fail<A, B, C>,
   a: A,
   b: B,
   c: C,
